@@ -1,0 +1,34 @@
+"""Configuration of a conversion: one frozen dataclass, its defaults the documented defaults."""
+import dataclasses
+import hashlib
+from importlib import resources
+from pathlib import Path
+
+DEFAULT_VIEWPOINTS = str(resources.files("tfrecords_tools") / "data" / "car_viewpoints.txt")
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertConfig:
+    """Settings of `python -m tfrecords_tools convert`."""
+
+    meshes: str
+    out: str
+    voxel_res: int = 96
+    image_size: int = 486
+    views: int = 12
+    workers: int = 2
+    test_fraction: float = 0.2
+    seed: int = 0
+    viewpoints: str = DEFAULT_VIEWPOINTS
+    background: str = "random"  # "random" (uniform colour per image) or "white"
+    category: str = ""  # empty: from <meshes>/metadata.json, else "object"
+    shard_mb: float = 150.0  # target shard size
+
+    def identity(self) -> dict:
+        """The settings that determine the output bytes (not where or how fast it runs)."""
+        fields = dataclasses.asdict(self)
+        for key in ("out", "workers"):
+            fields.pop(key)
+        fields["meshes"] = str(Path(self.meshes).resolve())
+        fields["viewpoints"] = hashlib.sha256(Path(self.viewpoints).read_bytes()).hexdigest()
+        return fields

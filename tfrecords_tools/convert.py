@@ -1,0 +1,159 @@
+"""`convert`: a folder of meshes -> sharded TFRecords + manifest.json, resumable and deterministic."""
+import json
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from tfrecords_tools.config import ConvertConfig
+from tfrecords_tools.errors import UserError
+from tfrecords_tools.manifest import MANIFEST, read_manifest, write_json_atomic
+from tfrecords_tools.meshes import MESH_SUFFIXES
+from tfrecords_tools.objects import ObjectRecord, Skipped, convert_object
+from tfrecords_tools.records import FEATURES, FORMAT_VERSION, encode_example
+from tfrecords_tools.shards import estimated_object_bytes, plan_shards, sha256, shard_name, write_shard
+from tfrecords_tools.viewpoints import read_viewpoints
+from tfrecords_tools.workers import imap_spawned
+
+PROGRESS = ".progress"  # per-shard records of finished work, removed once the manifest is written
+SPLITS = ("train", "test")
+
+
+def discover(meshes: str) -> list[tuple[str, Path]]:
+    """(object_id, path) of every mesh under `meshes`: `<id>/model.obj` gives `<id>`, else the relative stem."""
+    root = Path(meshes)
+    if not root.is_dir():
+        raise UserError(f"input folder {meshes} does not exist")
+    found = {}
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in MESH_SUFFIXES and p.is_file()):
+        rel = path.relative_to(root)
+        object_id = (rel.parent if rel.stem == "model" else rel.with_suffix("")).as_posix()
+        if object_id in found:
+            raise UserError(f"two meshes give the object id {object_id!r}: {found[object_id]} and {path}")
+        found[object_id] = path
+    if not found:
+        raise UserError(f"no mesh files ({' '.join(MESH_SUFFIXES)}) under {meshes}")
+    return list(found.items())
+
+
+def split_objects(objects: list, test_fraction: float, seed: int) -> dict[str, list]:
+    """Train/test split by object, deterministic from the seed."""
+    order = np.random.default_rng(seed).permutation(len(objects))
+    n_test = int(round(len(objects) * test_fraction))
+    return {"test": [objects[i] for i in order[:n_test]], "train": [objects[i] for i in order[n_test:]]}
+
+
+def category_of(cfg: ConvertConfig) -> str:
+    """The category: the flag, else `<meshes>/metadata.json`'s, else `object`."""
+    meta = Path(cfg.meshes) / "metadata.json"
+    if cfg.category:
+        return cfg.category
+    return json.loads(meta.read_text()).get("category", "object") if meta.is_file() else "object"
+
+
+def validate(cfg: ConvertConfig) -> None:
+    """Reject settings that cannot produce a dataset."""
+    if cfg.voxel_res < 2 or cfg.voxel_res % 2:
+        raise UserError(f"--voxel-res must be an even number >= 2 (packed bits fill whole bytes), got {cfg.voxel_res}")
+    if cfg.image_size < 8 or cfg.views < 1:
+        raise UserError(f"--image-size must be >= 8 and --views >= 1, got {cfg.image_size} and {cfg.views}")
+    if not 0.0 <= cfg.test_fraction < 1.0:
+        raise UserError(f"--test-fraction must be in [0, 1), got {cfg.test_fraction}")
+    if cfg.background not in ("random", "white"):
+        raise UserError(f"--background must be random or white, got {cfg.background!r}")
+    read_viewpoints(cfg.viewpoints)
+
+
+def check_output(out: Path, identity: dict) -> dict | None:
+    """The finished manifest if `out` already holds this conversion; an error if it holds another."""
+    recorded = None
+    if (out / MANIFEST).is_file():
+        recorded = read_manifest(str(out))
+    elif (out / PROGRESS / "config.json").is_file():
+        recorded = {"config": json.loads((out / PROGRESS / "config.json").read_text())}
+    if recorded is not None and recorded["config"] != identity:
+        raise UserError(f"{out} holds a conversion with other settings or inputs: choose another --out")
+    return recorded if recorded and "splits" in recorded else None
+
+
+def counted(results: Iterator, bar: tqdm) -> Iterator:
+    """Pass results through, advancing the progress bar."""
+    for result in results:
+        bar.update()
+        yield result
+
+
+def shard_examples(results: Iterator, count: int, skipped: list) -> Iterator[bytes]:
+    """Serialized examples of the next `count` results; skipped inputs are appended to `skipped`."""
+    for _ in range(count):
+        result = next(results)
+        if isinstance(result, Skipped):
+            skipped.append({"path": result.path, "reason": result.reason})
+        else:
+            yield encode_example(result)
+
+
+def convert(cfg: ConvertConfig) -> dict:
+    """Run (or resume) a conversion and return its manifest."""
+    validate(cfg)
+    out, identity = Path(cfg.out), cfg.identity()
+    done = check_output(out, identity)
+    if done is not None:
+        print(f"{out} already holds this conversion; nothing to do")
+        return done
+    objects = discover(cfg.meshes)
+    category = category_of(cfg)
+    state = out / PROGRESS
+    state.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*.tmp-*"):  # a shard an interrupted run did not finish
+        stale.unlink()
+    write_json_atomic(state / "config.json", identity)
+
+    size = estimated_object_bytes(cfg.voxel_res, cfg.image_size, cfg.views)
+    plan = [(split, index, len(shards), items)
+            for split, split_items in split_objects(objects, cfg.test_fraction, cfg.seed).items()
+            for shards in [plan_shards(split_items, size, cfg.shard_mb)] for index, items in enumerate(shards)]
+    pending = [p for p in plan if not (state / f"{shard_name(*p[:3])}.json").is_file()]
+    jobs = [(str(path), object_id, category, cfg) for *_, items in pending for object_id, path in items]
+    if len(pending) < len(plan):
+        print(f"resuming: {len(plan) - len(pending)} of {len(plan)} shards already written")
+    with tqdm(total=len(jobs), desc="convert", unit="obj") as bar:
+        results = counted(imap_spawned(convert_object, jobs, cfg.workers), bar)
+        for split, index, count, items in pending:
+            name, skipped = shard_name(split, index, count), []
+            written = write_shard(out / name, shard_examples(results, len(items), skipped))
+            entry = {"split": split, "file": name, "objects": written, "bytes": (out / name).stat().st_size,
+                     "sha256": sha256(out / name), "skipped": skipped}
+            write_json_atomic(state / f"{name}.json", entry)
+    manifest = assemble_manifest(cfg, identity, plan, state)
+    write_json_atomic(out / MANIFEST, manifest)
+    shutil.rmtree(state)
+    counts = {s: manifest["splits"][s]["objects"] for s in SPLITS}
+    print(f"wrote {out}: {counts['train']} train, {counts['test']} test objects; "
+          f"{len(manifest['skipped'])} inputs skipped (listed in {MANIFEST})")
+    return manifest
+
+
+def assemble_manifest(cfg: ConvertConfig, identity: dict, plan: list, state: Path) -> dict:
+    """The manifest from the per-shard progress records."""
+    entries = [json.loads((state / f"{shard_name(*p[:3])}.json").read_text()) for p in plan]
+    splits = {split: {"objects": sum(e["objects"] for e in entries if e["split"] == split),
+                      "shards": [{k: e[k] for k in ("file", "objects", "bytes", "sha256")}
+                                 for e in entries if e["split"] == split]}
+              for split in SPLITS}
+    return {
+        "format_version": FORMAT_VERSION,
+        "source": cfg.meshes,
+        "seed": cfg.seed,
+        "voxel_res": cfg.voxel_res,
+        "image_size": cfg.image_size,
+        "views": cfg.views,
+        "background": cfg.background,
+        "viewpoints": Path(cfg.viewpoints).name,
+        "features": FEATURES,
+        "splits": splits,
+        "skipped": sorted((s for e in entries for s in e["skipped"]), key=lambda s: s["path"]),
+        "config": identity,
+    }

@@ -1,0 +1,36 @@
+"""manifest.json: the machine-readable description of a converted dataset."""
+import json
+import os
+from pathlib import Path
+
+from tfrecords_tools.errors import UserError
+
+MANIFEST = "manifest.json"
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON under a temporary name, then rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_manifest(data_dir: str) -> dict:
+    """The manifest of a converted dataset; a UserError when there is none or it is unreadable."""
+    path = Path(data_dir) / MANIFEST
+    if not Path(data_dir).is_dir():
+        raise UserError(f"data directory {data_dir} does not exist")
+    if not path.is_file():
+        raise UserError(f"{data_dir} holds no {MANIFEST}: not a converted dataset "
+                        "(make one with `python -m tfrecords_tools convert`)")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: unreadable manifest: {error}") from None
+
+
+def shard_paths(data_dir: str, manifest: dict, split: str) -> list[Path]:
+    """The shard files of one split, in order."""
+    if split not in manifest["splits"]:
+        raise UserError(f"{data_dir} has no split {split!r}; it has {sorted(manifest['splits'])}")
+    return [Path(data_dir) / shard["file"] for shard in manifest["splits"][split]["shards"]]

@@ -1,0 +1,92 @@
+"""The per-object work of a conversion: one mesh file -> voxels, renders and viewpoints.
+
+Shared by the local converter and the Beam pipeline; it never imports TensorFlow (see render.py).
+"""
+import dataclasses
+import functools
+import io
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tfrecords_tools.config import ConvertConfig
+from tfrecords_tools.meshes import BadMesh, load_mesh
+from tfrecords_tools.viewpoints import ViewpointSampler
+from tfrecords_tools.voxelize import voxelize
+
+PNG_COMPRESS_LEVEL = 3  # zlib level: most of the size gain of level 6 at a third of its time
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectRecord:
+    """One converted object, in the fields of the TFRecord format (docs/format.md)."""
+
+    object_id: str
+    category: str
+    voxel_res: int
+    voxels: bytes  # np.packbits of the C-order (R, R, R) bool grid [x, y, z]
+    images: tuple[bytes, ...]  # V PNG images
+    viewpoints: tuple[float, ...]  # V x 4: azimuth, elevation, in-plane rotation, distance
+
+
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """An input that could not be converted, and why."""
+
+    path: str
+    reason: str
+
+
+def object_rng(seed: int, object_id: str) -> np.random.Generator:
+    """The random stream of one object: fixed by the seed and the id, whatever the worker order."""
+    return np.random.default_rng([seed, zlib.crc32(object_id.encode())])
+
+
+@functools.cache
+def sampler(viewpoints_path: str) -> ViewpointSampler:
+    """This process's KDE viewpoint sampler for a viewpoint file."""
+    return ViewpointSampler.from_file(viewpoints_path)
+
+
+def png(image: np.ndarray) -> bytes:
+    """PNG bytes of an (S, S, 3) uint8 image."""
+    out = io.BytesIO()
+    Image.fromarray(image).save(out, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return out.getvalue()
+
+
+def backgrounds(cfg: ConvertConfig, rng: np.random.Generator) -> np.ndarray:
+    """(V, 3) uint8 background colours: uniform random per image, or white."""
+    if cfg.background == "white":
+        return np.full((cfg.views, 3), 255, np.uint8)
+    return rng.integers(0, 256, (cfg.views, 3), dtype=np.uint8)
+
+
+def convert_object(path: str, object_id: str, category: str, cfg: ConvertConfig) -> ObjectRecord | Skipped:
+    """Voxelise and render one mesh file; a bad mesh becomes a Skipped with its reason."""
+    from tfrecords_tools.render import renderer
+
+    try:
+        mesh = load_mesh(Path(path))
+        voxels = voxelize(mesh.vertices, mesh.faces, cfg.voxel_res)  # (R, R, R) bool
+        if not voxels.any():
+            raise BadMesh("zero volume: no voxel occupied")
+    except BadMesh as error:
+        return Skipped(path, str(error))
+    rng = object_rng(cfg.seed, object_id)
+    views = sampler(cfg.viewpoints).sample(cfg.views, rng)  # (V, 4)
+    colors = backgrounds(cfg, rng)
+    draw = renderer(cfg.image_size)
+    images = tuple(png(draw.render(mesh, view, color)) for view, color in zip(views, colors))
+    return ObjectRecord(object_id, category, cfg.voxel_res, np.packbits(voxels).tobytes(), images,
+                        tuple(float(x) for x in views.astype(np.float32).ravel()))
+
+
+def render_voxels(voxels: np.ndarray, viewpoint: np.ndarray, size: int) -> np.ndarray:
+    """An (S, S, 3) uint8 picture of a voxel grid's surface on white, to show what the voxels hold."""
+    from tfrecords_tools.render import renderer
+    from tfrecords_tools.voxel_mesh import voxel_mesh
+
+    return renderer(size).render(voxel_mesh(voxels), viewpoint, np.full(3, 255, np.uint8))

@@ -1,0 +1,25 @@
+"""Reading a converted dataset as a tf.data.Dataset of decoded objects."""
+import tensorflow as tf
+
+from tfrecords_tools.manifest import read_manifest, shard_paths
+from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
+
+
+def dataset(data_dir: str, split: str = "train") -> tf.data.Dataset:
+    """Objects of one split: object_id, category, voxels uint8 (R,R,R), images uint8 (V,S,S,3), viewpoints (V,4)."""
+    manifest = read_manifest(data_dir)
+    res, size, views = manifest["voxel_res"], manifest["image_size"], manifest["views"]
+    spec = parse_spec(views)
+
+    def parse(serialized: tf.Tensor) -> dict:
+        example = tf.io.parse_single_example(serialized, spec)
+        return {
+            "object_id": example["object_id"],
+            "category": example["category"],
+            "voxels": unpack_voxels(example["voxels"], res),  # (R, R, R)
+            "images": decode_images(example["images"], size),  # (V, S, S, 3)
+            "viewpoints": tf.reshape(example["viewpoints"], [views, 4]),  # (V, 4)
+        }
+
+    files = [str(p) for p in shard_paths(data_dir, manifest, split)]
+    return tf.data.TFRecordDataset(files).map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -1,0 +1,58 @@
+"""The record format in code: one tf.train.Example per object (documented in docs/format.md)."""
+import tensorflow as tf
+
+from tfrecords_tools.objects import ObjectRecord
+
+FORMAT_VERSION = 1
+FEATURES = {
+    "object_id": "bytes",
+    "category": "bytes",
+    "voxel_res": "int64",
+    "voxels": "bytes: np.packbits of the C-order flattened bool grid [x, y, z], y up",
+    "images": "bytes list: V PNG images (S, S, 3)",
+    "viewpoints": "float list: V x 4 (azimuth, elevation, in-plane rotation in degrees, distance)",
+}
+
+
+def _bytes(values: list[bytes]) -> tf.train.Feature:
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def encode_example(record: ObjectRecord) -> bytes:
+    """The serialized tf.train.Example of one object."""
+    feature = {
+        "object_id": _bytes([record.object_id.encode()]),
+        "category": _bytes([record.category.encode()]),
+        "voxel_res": tf.train.Feature(int64_list=tf.train.Int64List(value=[record.voxel_res])),
+        "voxels": _bytes([record.voxels]),
+        "images": _bytes(list(record.images)),
+        "viewpoints": tf.train.Feature(float_list=tf.train.FloatList(value=record.viewpoints)),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def parse_spec(views: int) -> dict:
+    """The tf.io parsing spec of a dataset with `views` images per object."""
+    return {
+        "object_id": tf.io.FixedLenFeature([], tf.string),
+        "category": tf.io.FixedLenFeature([], tf.string),
+        "voxel_res": tf.io.FixedLenFeature([], tf.int64),
+        "voxels": tf.io.FixedLenFeature([], tf.string),
+        "images": tf.io.FixedLenFeature([views], tf.string),
+        "viewpoints": tf.io.FixedLenFeature([views * 4], tf.float32),
+    }
+
+
+def unpack_voxels(packed: tf.Tensor, res: int) -> tf.Tensor:
+    """uint8 occupancy (..., R, R, R) from packbits bytes (...,), inside the graph."""
+    raw = tf.io.decode_raw(packed, tf.uint8)  # (..., R^3 / 8)
+    shifts = tf.constant([7, 6, 5, 4, 3, 2, 1, 0], tf.uint8)
+    bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(raw[..., None], shifts), 1)  # (..., R^3 / 8, 8)
+    return tf.reshape(bits, tf.concat([tf.shape(packed), [res, res, res]], axis=0))
+
+
+def decode_images(pngs: tf.Tensor, size: int) -> tf.Tensor:
+    """uint8 images (N, S, S, 3) from PNG bytes (N,)."""
+    images = tf.map_fn(lambda png: tf.io.decode_png(png, channels=3), pngs,
+                       fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+    return tf.ensure_shape(images, [None, size, size, 3])
