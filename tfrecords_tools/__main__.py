@@ -2,9 +2,8 @@
 import argparse
 import os
 
-from tfrecords_tools.errors import run_cli
-
 from tfrecords_tools.config import DEFAULT_VIEWPOINTS
+from tfrecords_tools.errors import import_tensorflow_quietly, run_cli
 
 
 def parser() -> argparse.ArgumentParser:
@@ -63,4 +62,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    import_tensorflow_quietly()
     run_cli(main)

@@ -1,4 +1,5 @@
 """User-facing errors and the CLI wrapper that turns them into one line and exit status 2."""
+import os
 import sys
 from typing import Callable
 
@@ -17,3 +18,17 @@ def run_cli(main: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         print("interrupted: finished work is kept; rerun the same command to resume", file=sys.stderr)
         sys.exit(130)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its native start-up banners (oneDNN, CPU features) kept off stderr."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

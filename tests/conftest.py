@@ -1,0 +1,36 @@
+"""Shared fixtures: a tiny synthetic dataset (voxel-res 32, image-size 64, 4 views)."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+# Two logical CPUs, so MirroredStrategy can be tested with two replicas without a GPU.
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import pytest  # noqa: E402
+
+from tfrecords_tools.config import ConvertConfig  # noqa: E402
+from tfrecords_tools.convert import convert  # noqa: E402
+from tfrecords_tools.synth import synth_dataset  # noqa: E402
+
+TINY = dict(voxel_res=32, image_size=64, views=4, workers=2, seed=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_meshes(tmp_path_factory) -> str:
+    """12 synthetic cars plus one corrupt mesh file."""
+    root = tmp_path_factory.mktemp("meshes")
+    synth_dataset(str(root), 12, seed=1)
+    (root / "broken").mkdir()
+    (root / "broken" / "model.obj").write_text("v 0 0 nonsense\nf 1 2 3\n")
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tiny_meshes, tmp_path_factory) -> str:
+    """The tiny meshes converted at 32^3 voxels and 4 views of 64^2."""
+    out = tmp_path_factory.mktemp("data")
+    convert(ConvertConfig(meshes=tiny_meshes, out=str(out), **TINY))
+    return str(out)

@@ -1,0 +1,125 @@
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tests.conftest import TINY
+from tfrecords_tools import convert as convert_module
+from tfrecords_tools.config import ConvertConfig
+from tfrecords_tools.convert import convert
+from tfrecords_tools.errors import UserError
+from tfrecords_tools.inspect import verify
+
+PLAIN_SPEC = {  # the public feature list of docs/format.md, nothing from our reader
+    "object_id": tf.io.FixedLenFeature([], tf.string),
+    "category": tf.io.FixedLenFeature([], tf.string),
+    "voxel_res": tf.io.FixedLenFeature([], tf.int64),
+    "voxels": tf.io.FixedLenFeature([], tf.string),
+    "images": tf.io.VarLenFeature(tf.string),
+    "viewpoints": tf.io.VarLenFeature(tf.float32),
+}
+
+
+def plain_records(data: str, split: str) -> list[dict]:
+    files = sorted(str(p) for p in Path(data).glob(f"{split}-*.tfrecord"))
+    return [tf.io.parse_single_example(r, PLAIN_SPEC) for r in tf.data.TFRecordDataset(files)]
+
+
+def shard_bytes(data: str) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(Path(data).iterdir())}
+
+
+def test_records_read_with_plain_tensorflow(tiny_data):
+    train, test = plain_records(tiny_data, "train"), plain_records(tiny_data, "test")
+    assert len(train) + len(test) == 12
+    ids = {split: {r["object_id"].numpy() for r in records} for split, records in (("train", train), ("test", test))}
+    assert ids["train"].isdisjoint(ids["test"]) and len(ids["test"]) == 3
+    for record in train + test:
+        res = int(record["voxel_res"])
+        grid = np.unpackbits(np.frombuffer(record["voxels"].numpy(), np.uint8)).reshape(res, res, res)
+        assert res == 32 and 0.02 < grid.mean() < 0.6
+        assert grid[16, :, 16].any() and not grid[0, 0, 0]  # solid through the middle, empty corner
+        assert record["category"].numpy() == b"car"
+        images = tf.sparse.to_dense(record["images"]).numpy()
+        assert len(images) == 4
+        for png in images:
+            pixels = np.asarray(Image.open(io.BytesIO(png)))
+            assert pixels.shape == (64, 64, 3)
+            assert (pixels != pixels[0, 0]).any(axis=2).mean() > 0.05  # an object over the background
+        assert tf.sparse.to_dense(record["viewpoints"]).shape == (16,)
+
+
+def test_corrupt_mesh_is_skipped_and_listed(tiny_data):
+    manifest = json.loads((Path(tiny_data) / "manifest.json").read_text())
+    assert [Path(s["path"]).parent.name for s in manifest["skipped"]] == ["broken"]
+    assert manifest["splits"]["train"]["objects"] + manifest["splits"]["test"]["objects"] == 12
+
+
+def test_same_seed_gives_identical_shards(tiny_meshes, tiny_data, tmp_path):
+    convert(ConvertConfig(meshes=tiny_meshes, out=str(tmp_path / "again"), **{**TINY, "workers": 1}))
+    assert shard_bytes(str(tmp_path / "again")) == shard_bytes(tiny_data)
+
+
+def test_interrupted_conversion_resumes_to_identical_output(tiny_meshes, tiny_data, tmp_path, monkeypatch):
+    small = {**TINY, "shard_mb": 0.06}  # about two objects per shard
+    full = tmp_path / "full"
+    convert(ConvertConfig(meshes=tiny_meshes, out=str(full), **small))
+    written = []
+
+    def dying_write(path, examples):
+        if len(written) == 2:  # die half-way through the third shard
+            next(iter(examples))
+            raise KeyboardInterrupt
+        written.append(path)
+        return real_write(path, examples)
+
+    real_write = convert_module.write_shard
+    monkeypatch.setattr(convert_module, "write_shard", dying_write)
+    resumed = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        convert(ConvertConfig(meshes=tiny_meshes, out=str(resumed), **small))
+    assert len(list(resumed.glob("*.tfrecord"))) == 2 and not (resumed / "manifest.json").exists()
+    monkeypatch.setattr(convert_module, "write_shard", real_write)
+    convert(ConvertConfig(meshes=tiny_meshes, out=str(resumed), **small))
+    assert len(list(full.glob("*.tfrecord"))) > 3
+    assert shard_bytes(str(resumed)) == shard_bytes(str(full))
+
+
+def test_inspect_names_a_truncated_shard(tiny_data, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for path in Path(tiny_data).iterdir():
+        (broken / path.name).write_bytes(path.read_bytes())
+    victim = sorted(broken.glob("train-*.tfrecord"))[0]
+    victim.write_bytes(victim.read_bytes()[:-100])
+    with pytest.raises(UserError, match=victim.name):
+        verify(str(broken))
+    verify(tiny_data)
+
+
+def test_other_settings_in_the_same_output_are_refused(tiny_meshes, tiny_data):
+    with pytest.raises(UserError, match="other settings"):
+        convert(ConvertConfig(meshes=tiny_meshes, out=tiny_data, **{**TINY, "seed": 99}))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["convert", "--meshes", "/nonexistent/meshes", "--out", "OUT"], "does not exist"),
+    (["inspect", "/nonexistent/data"], "does not exist"),
+])
+def test_cli_user_mistakes_are_one_line_exit_2(args, message, tmp_path):
+    args = [a.replace("OUT", str(tmp_path / "out")) for a in args]
+    done = subprocess.run([sys.executable, "-m", "tfrecords_tools", *args], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_empty_input_folder_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="no mesh files"):
+        convert(ConvertConfig(meshes=str(tmp_path), out=str(tmp_path / "out"), **TINY))
