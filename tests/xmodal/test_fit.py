@@ -1,0 +1,112 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfrecords_tools.errors import UserError
+from xmodal.config import FitConfig
+from xmodal.data import triplets
+from xmodal.fit import fit
+from xmodal.losses import triplet_loss
+from xmodal.models import XModal, build_encoders
+
+TINY_FIT = dict(preset="small", batch_size=4, checkpoint_every=10, test_every=5)
+
+
+def event_tags(logdir: Path) -> set[str]:
+    """Scalar tags written under a TensorBoard log directory, as `<run>/<tag>`."""
+    tags = set()
+    for path in logdir.rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags |= {f"{path.parent.name}/{v.tag}" for v in event.summary.value}
+    return tags
+
+
+def fixed_batch_loss(voxels: keras.Model, images: keras.Model, data: str) -> float:
+    """Equation (1) on six fixed training batches."""
+    losses = [triplet_loss(voxels(b["voxels"]), images(b["positive"]), images(b["negative"]))
+              for b in triplets(data, "train", 4, 32, 64, seed=99).take(6)]
+    return float(np.mean(losses))
+
+
+def encoder_weights(export: str) -> list[np.ndarray]:
+    return [w for name in ("voxel_encoder", "image_encoder")
+            for w in keras.saving.load_model(f"{export}/{name}.keras", safe_mode=True).get_weights()]
+
+
+def test_cli_trains_logs_checkpoints_and_exports(tiny_data, tmp_path):
+    run, export = tmp_path / "run", tmp_path / "sm"
+    done = subprocess.run([sys.executable, "-m", "xmodal.fit", "--data", tiny_data, "--preset", "small", "--steps", "40",
+                           "--batch-size", "4", "--out", str(run), "--export", str(export)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((run / "config.json").read_text())["steps"] == 40
+    assert {"train/loss", "test/loss", "train/learning_rate", "train/triplets_per_second"} <= event_tags(run / "logs")
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-40")
+    loaded = tf.saved_model.load(str(export))
+    embedding = loaded.signatures["embed_voxels"](voxels=tf.zeros((3, 32, 32, 32), tf.uint8))["embedding"]
+    assert embedding.shape == (3, 128)
+    keras.utils.set_random_seed(0)
+    untrained = build_encoders("small")
+    trained = [keras.saving.load_model(f"{export}/{n}.keras", safe_mode=True) for n in ("voxel_encoder", "image_encoder")]
+    assert fixed_batch_loss(*trained, tiny_data) < 0.7 * fixed_batch_loss(*untrained, tiny_data)
+
+
+def test_resume_continues_to_the_same_weights(tiny_data, tmp_path):
+    tf.config.experimental.enable_op_determinism()
+    whole = FitConfig(data=tiny_data, steps=20, out=str(tmp_path / "whole"), export=str(tmp_path / "whole_sm"), **TINY_FIT)
+    fit(whole)
+    first = FitConfig(data=tiny_data, steps=10, out=str(tmp_path / "cut"), export=str(tmp_path / "cut_sm"), **TINY_FIT)
+    fit(first)
+    resumed = fit(FitConfig(**{**first.__dict__, "steps": 20, "resume": True}))
+    assert resumed["steps"] == 20
+    for a, b in zip(encoder_weights(str(tmp_path / "whole_sm")), encoder_weights(str(tmp_path / "cut_sm"))):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_two_replicas_give_the_same_loss_and_update_as_one_device(tiny_data):
+    batch = next(iter(triplets(tiny_data, "train", 4, 32, 64, seed=0)))
+    results = []
+    for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
+        keras.utils.set_random_seed(7)
+        with strategy.scope():
+            model = XModal(*build_encoders("small"))
+            model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        loss = model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0).history["loss"][0]
+        results.append((strategy.num_replicas_in_sync, loss, [w.copy() for w in model.get_weights()]))
+    (n1, loss1, weights1), (n2, loss2, weights2) = results
+    assert (n1, n2) == (1, 2)
+    assert loss1 == pytest.approx(loss2, rel=1e-4)
+    for a, b in zip(weights1, weights2):
+        np.testing.assert_allclose(a, b, atol=2e-5)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(preset="nope"), "unknown preset"),
+    (dict(batch_size=1), "at least 2"),
+    (dict(preset="paper"), r"expects 96\^3 voxels"),
+    (dict(data="/nonexistent"), "does not exist"),
+])
+def test_bad_settings_are_user_errors(tiny_data, tmp_path, change, message):
+    cfg = FitConfig(**{**dict(data=tiny_data, out=str(tmp_path / "run"), steps=2, **TINY_FIT), **change})
+    with pytest.raises(UserError, match=message):
+        fit(cfg)
+
+
+def test_missing_data_on_the_command_line_is_one_line_exit_2(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "xmodal.fit", "--data", str(tmp_path), "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "manifest.json" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_non_finite_loss_stops_and_keeps_no_bad_checkpoint(tiny_data, tmp_path):
+    cfg = FitConfig(data=tiny_data, steps=5, out=str(tmp_path / "run"), margin=float("nan"), **TINY_FIT)
+    with pytest.raises(UserError, match="non-finite at step 1"):
+        fit(cfg)
+    assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")) is None

@@ -1,0 +1,34 @@
+import keras
+import numpy as np
+import pytest
+
+from xmodal.models import PRESETS, build_encoders
+
+
+def test_paper_preset_weighs_about_204_mb():
+    voxels, images = build_encoders("paper")
+    mib = (voxels.count_params() + images.count_params()) * 4 / 2**20
+    assert 200 < mib < 210  # Table 1: 128 + 2 + 72 + 2 MB of fc weights plus the convs
+    assert voxels.get_layer("fc3").kernel.shape == (8192, 4096)
+    assert images.get_layer("fc3").kernel.shape == (4608, 4096)
+    assert voxels.get_layer("pool2").output.shape[1:] == (4, 4, 4, 128)
+    assert images.get_layer("pool2").output.shape[1:] == (6, 6, 128)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_embeds_both_modalities_in_128_d(name):
+    voxels, images = build_encoders(name)
+    p = PRESETS[name]
+    assert voxels.input.shape[1:] == (p.voxel_res,) * 3 and images.input.shape[1:] == (p.image_size, p.image_size, 3)
+    assert voxels.output.shape[1:] == (128,) and images.output.shape[1:] == (128,)
+
+
+def test_one_hot_voxels_and_safe_mode_reload(tmp_path):
+    voxels, images = build_encoders("small")
+    grid = (np.random.default_rng(0).random((2, 32, 32, 32)) < 0.2).astype(np.uint8)
+    one_hot = keras.Model(voxels.input, voxels.get_layer("one_hot").output)(grid).numpy()
+    np.testing.assert_array_equal(one_hot[..., 1], grid)
+    np.testing.assert_array_equal(one_hot[..., 0], 1 - grid)
+    voxels.save(tmp_path / "v.keras")
+    again = keras.saving.load_model(tmp_path / "v.keras", safe_mode=True)
+    np.testing.assert_allclose(again(grid).numpy(), voxels(grid).numpy(), atol=1e-6)

@@ -1,0 +1,57 @@
+"""Keras callbacks of a run: TensorBoard scalars per step and checkpoints that stop on a non-finite loss."""
+import math
+import time
+
+import keras
+import tensorflow as tf
+
+
+class Summaries(keras.callbacks.Callback):
+    """Train loss, learning rate and triplets/s every step; the loss of one test mini-batch every `every` steps."""
+
+    def __init__(self, logdir: str, test_batches: tf.data.Dataset, batch_size: int, every: int = 20):
+        super().__init__()
+        self.train = tf.summary.create_file_writer(f"{logdir}/train")
+        self.test = tf.summary.create_file_writer(f"{logdir}/test")
+        self.test_batches = iter(test_batches)
+        self.batch_size, self.every = batch_size, every
+        self.last = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        step = int(self.model.optimizer.iterations.numpy())
+        now = time.perf_counter()
+        with self.train.as_default(step=step):
+            tf.summary.scalar("loss", logs["loss"])
+            tf.summary.scalar("learning_rate", float(self.model.optimizer.learning_rate.numpy()))
+            tf.summary.scalar("triplets_per_second", self.batch_size / max(now - self.last, 1e-9))
+        if step % self.every == 0:
+            test_loss = self.model.test_on_batch(next(self.test_batches), return_dict=True)["loss"]
+            with self.test.as_default(step=step):
+                tf.summary.scalar("loss", test_loss)
+        self.last = time.perf_counter()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.train.flush()
+        self.test.flush()
+
+
+class Checkpoints(keras.callbacks.Callback):
+    """Saves every `every` steps and at the end; stops the run at a non-finite loss without saving it."""
+
+    def __init__(self, manager: tf.train.CheckpointManager, every: int):
+        super().__init__()
+        self.manager, self.every = manager, every
+        self.diverged_at: int | None = None
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        step = int(self.model.optimizer.iterations.numpy())
+        if not math.isfinite(float(logs["loss"])):
+            self.diverged_at = step
+            self.model.stop_training = True
+        elif step % self.every == 0:
+            self.manager.save(checkpoint_number=step)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        step = int(self.model.optimizer.iterations.numpy())
+        if self.diverged_at is None and step % self.every:
+            self.manager.save(checkpoint_number=step)

@@ -1,0 +1,37 @@
+"""Configuration of a training run: one frozen dataclass, its defaults the documented defaults."""
+import dataclasses
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+@dataclasses.dataclass(frozen=True)
+class FitConfig:
+    """Settings of `python -m xmodal.fit`."""
+
+    data: str = ""  # converted dataset; empty: the built-in synthetic cars, made once and cached
+    preset: str = "small"
+    steps: int = 1500
+    batch_size: int = 24  # triplets per global mini-batch, as the report
+    out: str = ""  # run directory; empty: runs/<preset>
+    export: str = ""  # export directory; empty: saved_models/<run name>
+    seed: int = 0
+    resume: bool = False
+    margin: float = 1.0
+    learning_rate: float = 1e-3  # Adam's default
+    voxel_channels: int = 2  # one-hot (empty, filled) as Table 1, or 1
+    precision: str = "float32"
+    jit: bool = False
+    checkpoint_every: int = 100
+    test_every: int = 20  # one test mini-batch every 20 iterations, the report's Figure 4 protocol
+    shuffle_buffer: int = 256
+    synth_objects: int = 400  # size of the built-in dataset
+
+    @property
+    def run_dir(self) -> str:
+        """Where config.json, logs and checkpoints go."""
+        return self.out or f"runs/{self.preset}"
+
+    @property
+    def export_dir(self) -> str:
+        """Where the trained model is exported."""
+        return self.export or f"saved_models/{self.run_dir.rstrip('/').split('/')[-1]}"

@@ -1,0 +1,155 @@
+"""`python -m xmodal.fit`: train both encoders with equation (1) under a tf.distribute strategy.
+
+With no --data it trains the `small` preset on the built-in synthetic cars (made once and
+cached). The run directory holds config.json, TensorBoard logs (logs/train, logs/test) and
+checkpoints; --resume continues from the last checkpoint with the same step and optimizer state.
+"""
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from tfrecords_tools.errors import UserError, run_cli
+from tfrecords_tools.manifest import read_manifest, shard_paths, write_json_atomic
+from xmodal.builtin_data import builtin_dataset
+from xmodal.callbacks import Checkpoints, Summaries
+from xmodal.config import PRECISIONS, FitConfig
+from xmodal.data import check_resolution, triplets
+from xmodal.export import write_export
+from xmodal.models import PRESETS, XModal, build_encoders, preset
+
+RESUMABLE_CHANGES = ("steps", "resume", "export", "out")  # settings a resumed run may change
+
+
+def parse_config(argv: list[str] | None = None) -> FitConfig:
+    """Flags -> FitConfig."""
+    defaults = FitConfig()
+    parser = argparse.ArgumentParser(prog="python -m xmodal.fit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="", help="converted dataset (default: the built-in synthetic cars)")
+    parser.add_argument("--preset", default=defaults.preset, help=f"architecture: {', '.join(sorted(PRESETS))}")
+    parser.add_argument("--steps", type=int, default=defaults.steps, help="total training steps")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="triplets per global batch")
+    parser.add_argument("--out", default="", help="run directory (default runs/<preset>)")
+    parser.add_argument("--export", default="", help="export directory (default saved_models/<run name>)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of weights and data order")
+    parser.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    parser.add_argument("--margin", type=float, default=defaults.margin, help="triplet margin alpha")
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam learning rate")
+    parser.add_argument("--voxel-channels", type=int, choices=(1, 2), default=defaults.voxel_channels,
+                        help="2: one-hot (empty, filled) as Table 1; 1: occupancy")
+    parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision, help="Keras dtype policy")
+    parser.add_argument("--jit", action="store_true", help="compile the train step with XLA (one replica only)")
+    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every, help="steps between checkpoints")
+    parser.add_argument("--test-every", type=int, default=defaults.test_every, help="steps between test-batch losses")
+    args = parser.parse_args(argv)
+    return FitConfig(**{k: v for k, v in vars(args).items()})
+
+
+def validate(cfg: FitConfig) -> None:
+    """Reject settings that cannot run."""
+    try:
+        preset(cfg.preset)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    if cfg.batch_size < 2:
+        raise UserError(f"--batch-size must be at least 2 (a negative comes from another object), got {cfg.batch_size}")
+    if cfg.steps < 1 or cfg.checkpoint_every < 1 or cfg.test_every < 1:
+        raise UserError("--steps, --checkpoint-every and --test-every must be positive")
+
+
+def check_shards(data: str, manifest: dict) -> None:
+    """A UserError naming any shard that is missing or not the size the manifest records."""
+    for split in manifest["splits"]:
+        for path, shard in zip(shard_paths(data, manifest, split), manifest["splits"][split]["shards"]):
+            if not path.is_file() or path.stat().st_size != shard["bytes"]:
+                raise UserError(f"shard {path} is missing or truncated (manifest: {shard['bytes']} bytes); "
+                                f"run `python -m tfrecords_tools inspect {data}`")
+
+
+def strategy_for(cfg: FitConfig) -> tf.distribute.Strategy:
+    """MirroredStrategy over the local GPUs (or the CPU); the default strategy for XLA, which Keras 3.15 needs."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if not cfg.jit:
+        return tf.distribute.MirroredStrategy()
+    if len(gpus) > 1:
+        raise UserError("--jit does not work with MirroredStrategy over several GPUs in Keras 3.15 "
+                        "(keras#21366): drop --jit or expose one GPU (CUDA_VISIBLE_DEVICES)")
+    return tf.distribute.get_strategy()
+
+
+def prepare_run(cfg: FitConfig, data: str) -> Path:
+    """Create or check the run directory and write config.json."""
+    run = Path(cfg.run_dir)
+    stored = run / "config.json"
+    has_checkpoint = tf.train.latest_checkpoint(str(run / "checkpoints")) is not None
+    if cfg.resume and not has_checkpoint:
+        raise UserError(f"--resume: {run} holds no checkpoint to resume from")
+    if has_checkpoint and not cfg.resume:
+        raise UserError(f"{run} already holds a run: pass --resume to continue it, or choose another --out")
+    record = {**dataclasses.asdict(cfg), "data": data}
+    if cfg.resume and stored.is_file():
+        before = json.loads(stored.read_text())
+        changed = [k for k in record if k not in RESUMABLE_CHANGES and before.get(k) != record[k]]
+        if changed:
+            raise UserError(f"--resume with other settings than the stored run: {', '.join(changed)}")
+    run.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(stored, record)
+    return run
+
+
+def fit(cfg: FitConfig) -> dict:
+    """Train, export, and return {run, export, train_loss, steps}."""
+    validate(cfg)
+    p = preset(cfg.preset)
+    data = cfg.data or builtin_dataset(cfg.synth_objects, p.voxel_res, p.image_size)
+    manifest = read_manifest(data)
+    check_resolution(manifest, data, p.voxel_res, p.image_size)
+    check_shards(data, manifest)
+    run = prepare_run(cfg, data)
+
+    keras.mixed_precision.set_dtype_policy(cfg.precision)
+    keras.utils.set_random_seed(cfg.seed)
+    strategy = strategy_for(cfg)
+    with strategy.scope():
+        voxels, images = build_encoders(cfg.preset, cfg.voxel_channels)
+        model = XModal(voxels, images, cfg.margin)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), jit_compile=cfg.jit)
+        model.optimizer.build(model.trainable_variables)
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+        manager = tf.train.CheckpointManager(checkpoint, str(run / "checkpoints"), max_to_keep=3)
+        if cfg.resume:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    start = int(model.optimizer.iterations.numpy())
+    train = triplets(data, "train", cfg.batch_size, p.voxel_res, p.image_size, cfg.seed, start, cfg.shuffle_buffer)
+    test_size = min(cfg.batch_size, manifest["splits"]["test"]["objects"])
+    callbacks = [Checkpoints(manager, cfg.checkpoint_every)]
+    if test_size >= 2:
+        test = triplets(data, "test", test_size, p.voxel_res, p.image_size, cfg.seed + 1)
+        callbacks.insert(0, Summaries(str(run / "logs"), test, cfg.batch_size, cfg.test_every))
+    history = {}
+    if start < cfg.steps:
+        print(f"training {cfg.preset} on {data}: steps {start}..{cfg.steps}, batch {cfg.batch_size}, "
+              f"{strategy.num_replicas_in_sync} replica(s), precision {cfg.precision}, jit {cfg.jit}")
+        history = model.fit(train, epochs=1, steps_per_epoch=cfg.steps - start, callbacks=callbacks,
+                            shuffle=False).history
+    diverged = callbacks[-1].diverged_at
+    if diverged is not None:
+        raise UserError(f"the loss became non-finite at step {diverged}; the last good checkpoint is "
+                        f"{manager.latest_checkpoint} (lower --learning-rate, then --resume)")
+    write_export(voxels, images, cfg.export_dir)
+    print(f"TensorBoard logs: tensorboard --logdir {run / 'logs'}\nexported model: {cfg.export_dir}")
+    return {"run": str(run), "export": cfg.export_dir, "steps": int(model.optimizer.iterations.numpy()),
+            "train_loss": history.get("loss", [None])[-1]}
+
+
+def main() -> None:
+    """CLI entry point."""
+    fit(parse_config())
+
+
+if __name__ == "__main__":
+    run_cli(main)
