@@ -13,8 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tfrecords_tools.errors import import_tensorflow_quietly
-
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.synth import synth_dataset
 from tfrecords_tools.workers import imap_spawned
@@ -92,5 +90,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    import_tensorflow_quietly()
     main()

@@ -1,0 +1,24 @@
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import tensorflow as tf  # the parent holds TensorFlow, as `python -m xmodal.fit` does
+    from tfrecords_tools.objects import render_voxels
+    from tfrecords_tools.workers import imap_spawned
+
+    if __name__ == "__main__":
+        grid = np.zeros((8, 8, 8), bool)
+        grid[2:6, 2:6, 2:6] = True
+        [picture] = imap_spawned(render_voxels, [(grid, np.array([30.0, 20.0, 0.0, 2.0]), 32)], workers=1)
+        print("non-white pixels", int((picture != 255).any(axis=2).sum()))
+""")
+
+
+def test_workers_render_when_the_main_module_imported_tensorflow(tmp_path):
+    script = tmp_path / "main_with_tensorflow.py"
+    script.write_text(SCRIPT)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split("non-white pixels")[1]) > 20
