@@ -23,6 +23,7 @@ setup(
         "scikit-learn>=1.3",
         "tqdm>=4.66",
         "moderngl>=5.10",
+        "matplotlib>=3.8",
     ],
     extras_require={"dev": ["pytest>=8"]},
 )

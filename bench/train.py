@@ -10,11 +10,10 @@ import statistics
 import tempfile
 import time
 
-import keras
-import numpy as np
-import tensorflow as tf
+import xmodal  # noqa: F401  (first: quiet TensorFlow start-up)
 
-import xmodal  # noqa: F401  (quiet TensorFlow start-up)
+import keras
+import tensorflow as tf
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
 from tfrecords_tools.synth import synth_dataset

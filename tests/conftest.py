@@ -1,7 +1,5 @@
 """Shared fixtures: a tiny synthetic dataset (voxel-res 32, image-size 64, 4 views)."""
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import xmodal  # noqa: F401  (quiet TensorFlow start-up)
 
 import tensorflow as tf  # noqa: E402
 
@@ -34,3 +32,15 @@ def tiny_data(tiny_meshes, tmp_path_factory) -> str:
     out = tmp_path_factory.mktemp("data")
     convert(ConvertConfig(meshes=tiny_meshes, out=str(out), **TINY))
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_data, tmp_path_factory) -> str:
+    """A `small` model trained for a few steps on the tiny dataset, exported."""
+    from xmodal.config import FitConfig
+    from xmodal.fit import fit
+
+    root = tmp_path_factory.mktemp("model")
+    fit(FitConfig(data=tiny_data, preset="small", steps=10, batch_size=4, out=str(root / "run"),
+                  export=str(root / "export")))
+    return str(root / "export")

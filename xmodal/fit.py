@@ -18,9 +18,14 @@ from xmodal.builtin_data import builtin_dataset
 from xmodal.callbacks import Checkpoints, Summaries
 from xmodal.config import PRECISIONS, FitConfig
 from xmodal.data import check_resolution, triplets
+from xmodal.embedder import load_embedder
+from xmodal.evaluate import evaluate
 from xmodal.export import write_export
+from xmodal.metrics import table
 from xmodal.models import PRESETS, XModal, build_encoders, preset
+from xmodal.projector import gather, write_projector
 
+PROJECTOR_OBJECTS = 10
 RESUMABLE_CHANGES = ("steps", "resume", "export", "out")  # settings a resumed run may change
 
 
@@ -125,7 +130,7 @@ def fit(cfg: FitConfig) -> dict:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     start = int(model.optimizer.iterations.numpy())
     train = triplets(data, "train", cfg.batch_size, p.voxel_res, p.image_size, cfg.seed, start, cfg.shuffle_buffer)
-    test_size = min(cfg.batch_size, manifest["splits"]["test"]["objects"])
+    test_size = min(cfg.batch_size, manifest_objects(data, "test"))
     callbacks = [Checkpoints(manager, cfg.checkpoint_every)]
     if test_size >= 2:
         test = triplets(data, "test", test_size, p.voxel_res, p.image_size, cfg.seed + 1)
@@ -140,10 +145,29 @@ def fit(cfg: FitConfig) -> dict:
     if diverged is not None:
         raise UserError(f"the loss became non-finite at step {diverged}; the last good checkpoint is "
                         f"{manager.latest_checkpoint} (lower --learning-rate, then --resume)")
-    write_export(voxels, images, cfg.export_dir)
-    print(f"TensorBoard logs: tensorboard --logdir {run / 'logs'}\nexported model: {cfg.export_dir}")
+    write_export(voxels, images, cfg.export_dir, manifest["views"])
+    metrics = report(cfg, data, run)
+    print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {cfg.export_dir}")
     return {"run": str(run), "export": cfg.export_dir, "steps": int(model.optimizer.iterations.numpy()),
-            "train_loss": history.get("loss", [None])[-1]}
+            "train_loss": history.get("loss", [None])[-1], "metrics": metrics}
+
+
+def report(cfg: FitConfig, data: str, run: Path) -> dict:
+    """Evaluate the export on the test split (printed, and saved as metrics.json) and write the projector files."""
+    if manifest_objects(data, "test") < 2:
+        print("test split has fewer than 2 objects: no evaluation")
+        return {}
+    embedder = load_embedder(cfg.export_dir)
+    metrics = evaluate(embedder, data, "test")
+    print(f"test split retrieval (export {cfg.export_dir}):\n{table(metrics)}")
+    write_json_atomic(run / "metrics.json", metrics)
+    write_projector(str(run / "logs"), gather(embedder, data, "test", PROJECTOR_OBJECTS))
+    return metrics
+
+
+def manifest_objects(data: str, split: str) -> int:
+    """Number of objects in one split."""
+    return read_manifest(data)["splits"].get(split, {}).get("objects", 0)
 
 
 def main() -> None:

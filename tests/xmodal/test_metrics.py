@@ -1,0 +1,59 @@
+import numpy as np
+
+from xmodal.metrics import evaluate_embeddings
+
+
+def brute_force(queries, q_labels, gallery, g_labels, same_set=False):
+    """Recall@k and mAP by explicit loops over queries and ranks."""
+    recalls, aps = {1: [], 5: [], 10: []}, []
+    for q, (x, label) in enumerate(zip(queries, q_labels)):
+        ranked = sorted((float(np.sqrt(((x - g) ** 2).sum())), j) for j, g in enumerate(gallery) if not (same_set and j == q))
+        relevant = [g_labels[j] == label for _, j in ranked]
+        for k in recalls:
+            recalls[k].append(any(relevant[:k]))
+        hits, precisions = 0, []
+        for rank, rel in enumerate(relevant, 1):
+            if rel:
+                hits += 1
+                precisions.append(hits / rank)
+        aps.append(np.mean(precisions))
+    return {**{f"recall@{k}": np.mean(v) for k, v in recalls.items()}, "map": np.mean(aps)}
+
+
+def brute_gap(voxels, v_labels, images, i_labels):
+    ratios = []
+    for v, label in zip(voxels, v_labels):
+        own = [np.linalg.norm(v - x) for x, l in zip(images, i_labels) if l == label]
+        other = [np.linalg.norm(x - y) for x, l in zip(images, i_labels) if l == label
+                 for y, m in zip(images, i_labels) if m != label]
+        ratios.append(np.mean(own) / np.mean(other))
+    return np.mean(ratios), np.median(ratios)
+
+
+def test_metrics_match_brute_force_on_random_embeddings():
+    rng = np.random.default_rng(0)
+    n, views = 14, 3
+    v_labels = np.array([f"o{i}" for i in range(n)])
+    i_labels = np.repeat(v_labels, views)
+    voxels = rng.normal(size=(n, 8))
+    images = np.repeat(voxels, views, axis=0) * 0.5 + rng.normal(size=(n * views, 8))  # partly informative
+    got = evaluate_embeddings(voxels, v_labels, images, i_labels)
+    for key, args in (("image_to_voxel", (images, i_labels, voxels, v_labels)),
+                      ("voxel_to_image", (voxels, v_labels, images, i_labels)),
+                      ("image_to_image", (images, i_labels, images, i_labels, True))):
+        expected = brute_force(*args)
+        for metric, value in expected.items():
+            assert abs(got[key][metric] - value) < 1e-9, (key, metric)
+    mean, median = brute_gap(voxels, v_labels, images, i_labels)
+    assert abs(got["modality_gap"]["mean"] - mean) < 1e-9 and abs(got["modality_gap"]["median"] - median) < 1e-9
+    assert abs(got["modality_gap"]["centroid_distance"] - np.linalg.norm(voxels.mean(0) - images.mean(0))) < 1e-9
+    assert got["n_objects"] == n and got["n_images"] == n * views
+
+
+def test_perfect_embeddings_score_one():
+    labels = np.arange(6)
+    voxels = np.eye(6) * 10
+    images = np.repeat(voxels, 2, axis=0)
+    got = evaluate_embeddings(voxels, labels, images, np.repeat(labels, 2))
+    assert got["image_to_voxel"]["recall@1"] == 1.0 and got["voxel_to_image"]["map"] == 1.0
+    assert got["modality_gap"]["mean"] == 0.0

@@ -1,0 +1,95 @@
+"""Embedding with an exported SavedModel (loaded with plain tf.saved_model.load) and embedding whole splits."""
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tfrecords_tools.errors import UserError
+from tfrecords_tools.manifest import read_manifest
+from tfrecords_tools.read import dataset
+from xmodal.export import SIGNATURES
+
+BATCH = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class Embedder:
+    """The signatures of an export, with the resolutions they expect."""
+
+    model: object
+    voxel_res: int
+    image_size: int
+
+    def voxels(self, grids: np.ndarray) -> np.ndarray:
+        """(N, 128) embeddings of uint8 voxel grids (N, R, R, R)."""
+        signature = self.model.signatures["embed_voxels"]
+        return np.concatenate([signature(voxels=tf.constant(grids[i:i + BATCH], tf.uint8))["embedding"].numpy()
+                               for i in range(0, len(grids), BATCH)] or [np.zeros((0, 128), np.float32)])
+
+    def images(self, pictures: np.ndarray) -> np.ndarray:
+        """(N, 128) embeddings of uint8 images (N, S, S, 3)."""
+        signature = self.model.signatures["embed_images"]
+        return np.concatenate([signature(images=tf.constant(pictures[i:i + BATCH], tf.uint8))["embedding"].numpy()
+                               for i in range(0, len(pictures), BATCH)] or [np.zeros((0, 128), np.float32)])
+
+    def encoded(self, files: list[bytes]) -> np.ndarray:
+        """(N, 128) embeddings of PNG or JPEG bytes of any size."""
+        return self.model.signatures["embed_png"](images=tf.constant(files))["embedding"].numpy()
+
+
+def load_embedder(path: str) -> Embedder:
+    """An export made by xmodal; a UserError when `path` is not one."""
+    if not (Path(path) / "saved_model.pb").is_file():
+        raise UserError(f"{path} is not a SavedModel (no saved_model.pb): pass the directory `xmodal.fit --export` wrote")
+    model = tf.saved_model.load(path)
+    missing = [name for name in SIGNATURES if name not in model.signatures]
+    if missing:
+        raise UserError(f"{path} lacks the signatures {', '.join(missing)}: not an xmodal export of this version")
+    voxel_spec = model.signatures["embed_voxels"].structured_input_signature[1]["voxels"]
+    image_spec = model.signatures["embed_images"].structured_input_signature[1]["images"]
+    return Embedder(model, int(voxel_spec.shape[1]), int(image_spec.shape[1]))
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitEmbeddings:
+    """Embeddings of every object's voxels and every view of one split."""
+
+    voxels: np.ndarray  # (N, 128)
+    object_ids: np.ndarray  # (N,) str
+    categories: np.ndarray  # (N,) str
+    images: np.ndarray  # (M, 128)
+    image_objects: np.ndarray  # (M,) index into object_ids
+    views: np.ndarray  # (M,) view index
+    viewpoints: np.ndarray  # (M, 4)
+
+
+def check_data_matches(embedder: Embedder, data: str) -> dict:
+    """The manifest, or a UserError when the data's resolutions differ from the model's."""
+    manifest = read_manifest(data)
+    if (manifest["voxel_res"], manifest["image_size"]) != (embedder.voxel_res, embedder.image_size):
+        raise UserError(f"{data} holds {manifest['voxel_res']}^3 voxels and {manifest['image_size']}^2 images; "
+                        f"the model expects {embedder.voxel_res}^3 voxels and {embedder.image_size}^2 images")
+    return manifest
+
+
+def embed_split(embedder: Embedder, data: str, split: str, objects: int | None = None) -> SplitEmbeddings:
+    """Embed the first `objects` (default all) objects of a split."""
+    check_data_matches(embedder, data)
+    rows = dataset(data, split)
+    if objects is not None:
+        rows = rows.take(objects)
+    parts = {"voxels": [], "images": [], "ids": [], "categories": [], "viewpoints": []}
+    for batch in rows.batch(BATCH).as_numpy_iterator():
+        n, v = batch["images"].shape[:2]
+        parts["voxels"].append(embedder.voxels(batch["voxels"]))  # (n, 128)
+        parts["images"].append(embedder.images(batch["images"].reshape(n * v, *batch["images"].shape[2:])))
+        parts["ids"] += [i.decode() for i in batch["object_id"]]
+        parts["categories"] += [c.decode() for c in batch["category"]]
+        parts["viewpoints"].append(batch["viewpoints"].reshape(n * v, 4))
+    if not parts["ids"]:
+        raise UserError(f"split {split!r} of {data} is empty")
+    count, views = len(parts["ids"]), len(parts["images"][0]) // len(parts["voxels"][0])
+    return SplitEmbeddings(np.concatenate(parts["voxels"]), np.array(parts["ids"]), np.array(parts["categories"]),
+                           np.concatenate(parts["images"]), np.repeat(np.arange(count), views),
+                           np.tile(np.arange(views), count), np.concatenate(parts["viewpoints"]))

@@ -1,0 +1,33 @@
+"""`python -m xmodal.evaluate`: cross-modal retrieval metrics and the modality gap of an export on a split."""
+import argparse
+from pathlib import Path
+
+from tfrecords_tools.errors import run_cli
+from tfrecords_tools.manifest import write_json_atomic
+from xmodal.embedder import Embedder, embed_split, load_embedder
+from xmodal.metrics import evaluate_embeddings, table
+
+
+def evaluate(embedder: Embedder, data: str, split: str = "test") -> dict:
+    """Embed a split and compute image->voxel, voxel->image, image->image retrieval and the modality gap."""
+    e = embed_split(embedder, data, split)
+    return evaluate_embeddings(e.voxels, e.object_ids, e.images, e.object_ids[e.image_objects])
+
+
+def main() -> None:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(prog="python -m xmodal.evaluate", description=__doc__)
+    parser.add_argument("--model", required=True, help="export directory (SavedModel) written by xmodal.fit")
+    parser.add_argument("--data", required=True, help="converted dataset")
+    parser.add_argument("--split", default="test", help="split to evaluate (default test)")
+    parser.add_argument("--out", help="write the metrics as JSON here")
+    args = parser.parse_args()
+    metrics = evaluate(load_embedder(args.model), args.data, args.split)
+    print(table(metrics))
+    if args.out:
+        write_json_atomic(Path(args.out), metrics)
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    run_cli(main)
