@@ -14,6 +14,7 @@ test: setup
 bench: setup
 	$(PY) bench/convert.py
 	$(PY) bench/train.py
+	$(PY) bench/embed.py
 
 setup: system-packages $(VENV)/.installed
 

@@ -1,0 +1,62 @@
+"""Embedding throughput through the exported SavedModel, and retrieval query latency over big indexes.
+
+Embeddings/s of `embed_voxels` and `embed_images` for the `small` and `paper` presets (untrained
+weights: speed does not depend on them), and the latency of one query against 10k and 100k
+indexed shapes with `xmodal.retrieve.nearest` (goal: < 50 ms at 100k on a CPU). Medians.
+"""
+import argparse
+import statistics
+import tempfile
+import time
+
+import xmodal  # noqa: F401  (first: quiet TensorFlow start-up)
+
+import numpy as np
+import tensorflow as tf
+
+from xmodal.embedder import load_embedder
+from xmodal.export import write_export
+from xmodal.models import build_encoders
+from xmodal.retrieve import nearest
+
+
+def median_seconds(call, repeats: int) -> float:
+    """Median wall time of `call()` after one warm-up call."""
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--presets", nargs="+", default=["small", "paper"])
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    for name in args.presets:
+        with tempfile.TemporaryDirectory() as tmp:
+            write_export(*build_encoders(name), f"{tmp}/export", views=4)
+            embedder = load_embedder(f"{tmp}/export")
+            r, s = embedder.voxel_res, embedder.image_size
+            voxels = tf.constant((rng.random((args.batch, r, r, r)) < 0.2).astype(np.uint8))
+            images = tf.constant(rng.integers(0, 256, (args.batch, s, s, 3), dtype=np.uint8))
+            v = median_seconds(lambda: embedder.model.signatures["embed_voxels"](voxels=voxels), args.repeats)
+            i = median_seconds(lambda: embedder.model.signatures["embed_images"](images=images), args.repeats)
+            print(f"{name}: embed_voxels {args.batch / v:.1f} /s, embed_images {args.batch / i:.1f} /s "
+                  f"(batch {args.batch}, SavedModel)")
+    for size in (10_000, 100_000):
+        index = {"embeddings": rng.normal(size=(size, 128)).astype(np.float32),
+                 "object_ids": np.array([f"o{i}" for i in range(size)]), "categories": np.full(size, "car")}
+        query = rng.normal(size=128).astype(np.float32)
+        latency = median_seconds(lambda: nearest(index, query, 5), 20)
+        print(f"retrieval over {size} shapes: {latency * 1e3:.2f} ms per query (k=5, brute force)")
+
+
+if __name__ == "__main__":
+    main()
