@@ -7,14 +7,15 @@ import tensorflow as tf
 
 
 class Summaries(keras.callbacks.Callback):
-    """Train loss, learning rate and triplets/s every step; the loss of one test mini-batch every `every` steps."""
+    """Train loss, learning rate and throughput every step; the loss of one test mini-batch every `every` steps."""
 
-    def __init__(self, logdir: str, test_batches: tf.data.Dataset, batch_size: int, every: int = 20):
+    def __init__(self, logdir: str, test_batches: tf.data.Dataset, batch_size: int, every: int = 20,
+                 unit: str = "triplets"):
         super().__init__()
         self.train = tf.summary.create_file_writer(f"{logdir}/train")
         self.test = tf.summary.create_file_writer(f"{logdir}/test")
         self.test_batches = iter(test_batches)
-        self.batch_size, self.every = batch_size, every
+        self.batch_size, self.every, self.unit = batch_size, every, unit
         self.last = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
@@ -23,7 +24,7 @@ class Summaries(keras.callbacks.Callback):
         with self.train.as_default(step=step):
             tf.summary.scalar("loss", logs["loss"])
             tf.summary.scalar("learning_rate", float(self.model.optimizer.learning_rate.numpy()))
-            tf.summary.scalar("triplets_per_second", self.batch_size / max(now - self.last, 1e-9))
+            tf.summary.scalar(f"{self.unit}_per_second", self.batch_size / max(now - self.last, 1e-9))
         if step % self.every == 0:
             test_loss = self.model.test_on_batch(next(self.test_batches), return_dict=True)["loss"]
             with self.test.as_default(step=step):

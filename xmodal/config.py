@@ -2,6 +2,7 @@
 import dataclasses
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+BATCHES = ("triplets", "objects")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,7 +17,13 @@ class FitConfig:
     export: str = ""  # export directory; empty: saved_models/<run name>
     seed: int = 0
     resume: bool = False
+    loss: str = "triplet"  # a name of xmodal.losses.LOSSES
+    batches: str = ""  # "triplets" (the report's) or "objects" (P x K); empty: triplets for `triplet`, else objects
+    objects_per_batch: int = 16  # P of P x K batches
+    views_per_object: int = 3  # K of P x K batches
     margin: float = 1.0
+    temperature: float = 0.1  # of info_nce
+    normalize: bool | None = None  # L2-normalised embeddings; None: only for info_nce (which compares cosines)
     learning_rate: float = 1e-3  # Adam's default
     voxel_channels: int = 2  # one-hot (empty, filled) as Table 1, or 1
     precision: str = "float32"
@@ -25,6 +32,16 @@ class FitConfig:
     test_every: int = 20  # one test mini-batch every 20 iterations, the report's Figure 4 protocol
     shuffle_buffer: int = 256
     synth_objects: int = 400  # size of the built-in dataset
+
+    @property
+    def batch_kind(self) -> str:
+        """Which batches the loss trains on."""
+        return self.batches or ("triplets" if self.loss == "triplet" else "objects")
+
+    @property
+    def normalized(self) -> bool:
+        """Whether both encoders end in an L2 normalisation."""
+        return self.loss == "info_nce" if self.normalize is None else self.normalize
 
     @property
     def run_dir(self) -> str:

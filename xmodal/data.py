@@ -1,12 +1,18 @@
-"""tf.data input: (voxels, positive image, negative image) triplets from the TFRecords of docs/format.md.
+"""tf.data input from the TFRecords of docs/format.md: triplet batches and P x K object-view batches.
 
 Each epoch reads the shards in a random order and shuffles records within blocks of
-`shuffle_buffer`; batches hold B distinct objects. Object i gives the anchor voxels and a random
-view as the positive, and a random view of object i+1 of the same batch (a different object) is
-its negative. Every random choice is a stateless function of (seed, epoch) or (seed, step), so
-the stream is deterministic for a seed, and a resumed run (`start_step`) sees exactly the
-batches an uninterrupted one would, however many iterators Keras opens on the dataset.
+`shuffle_buffer`; a batch holds distinct objects. Every random choice is a stateless function of
+(seed, epoch) or (seed, step), so a stream is deterministic for a seed, and a resumed run
+(`start_step`) sees exactly the batches an uninterrupted one would, however many iterators Keras
+opens on the dataset.
+
+- `triplets`: object i gives the anchor voxels and a random view as the positive; a random view
+  of object i+1 of the same batch (another object) is its negative (the report's triplets).
+- `object_views`: P objects, each with its voxels and K distinct random views, for the losses
+  that compare every pair of the batch.
 """
+from typing import Callable
+
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
@@ -22,32 +28,21 @@ def check_resolution(manifest: dict, data_dir: str, voxel_res: int, image_size: 
                         f"(convert with --voxel-res {voxel_res} --image-size {image_size}, or pick another preset)")
 
 
-def triplets(data_dir: str, split: str, batch_size: int, voxel_res: int, image_size: int, seed: int = 0,
-             start_step: int = 0, shuffle_buffer: int = 256) -> tf.data.Dataset:
-    """Endless batches {voxels uint8 (B,R,R,R), positive uint8 (B,S,S,3), negative uint8 (B,S,S,3)}."""
+def object_batches(data_dir: str, split: str, objects: int, voxel_res: int, image_size: int, seed: int,
+                   start_step: int, shuffle_buffer: int, make: Callable) -> tf.data.Dataset:
+    """Endless make(step, parsed batch of `objects` distinct objects, views), from `start_step` on."""
     manifest = read_manifest(data_dir)
     check_resolution(manifest, data_dir, voxel_res, image_size)
     count = manifest["splits"].get(split, {}).get("objects", 0)
-    if count < max(batch_size, 2):
-        raise UserError(f"split {split!r} of {data_dir} has {count} objects; a batch needs {max(batch_size, 2)} "
-                        "distinct objects: lower --batch-size or convert more objects")
+    if count < max(objects, 2):
+        raise UserError(f"split {split!r} of {data_dir} has {count} objects; a batch needs {max(objects, 2)} "
+                        "distinct objects: use smaller batches or convert more objects")
     files = [str(p) for p in shard_paths(data_dir, manifest, split)]
     spec, views = parse_spec(manifest["views"]), manifest["views"]
     seed = tf.constant(seed, tf.int64)
 
-    def make(step: tf.Tensor, serialized: tf.Tensor) -> dict:
-        example = tf.io.parse_example(serialized, spec)
-        choice = tf.random.stateless_uniform([2, batch_size], seed=tf.stack([seed, step]),
-                                             maxval=views, dtype=tf.int32)  # (2, B) view indices
-        images = example["images"]  # (B, V) PNG bytes
-        positive = tf.gather(images, choice[0], batch_dims=1)  # (B,) a view of object i
-        negative = tf.gather(tf.roll(images, -1, axis=0), choice[1], batch_dims=1)  # (B,) a view of object i+1
-        return {"voxels": unpack_voxels(example["voxels"], voxel_res),  # (B, R, R, R)
-                "positive": decode_images(positive, image_size),  # (B, S, S, 3)
-                "negative": decode_images(negative, image_size)}  # (B, S, S, 3)
-
     def epoch(index: tf.Tensor) -> tf.data.Dataset:
-        """One pass in an order fixed by (seed, epoch), with no iterator state: extra iterators change nothing."""
+        """One pass in an order fixed by (seed, epoch), with no iterator state."""
         order = tf.random.experimental.stateless_shuffle(tf.constant(files), seed=tf.stack([index, seed]))
         return (tf.data.Dataset.from_tensor_slices(order)
                 .interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
@@ -56,8 +51,44 @@ def triplets(data_dir: str, split: str, batch_size: int, voxel_res: int, image_s
                 .map(lambda block, records: tf.random.experimental.stateless_shuffle(
                     records, seed=tf.stack([index * 1_000_003 + block, seed])))
                 .unbatch()
-                .batch(batch_size, drop_remainder=True))  # batches never straddle epochs: B distinct objects
+                .batch(objects, drop_remainder=True))  # batches never straddle epochs: distinct objects
+
+    def parse(step: tf.Tensor, serialized: tf.Tensor) -> dict:
+        return make(tf.stack([seed, step]), tf.io.parse_example(serialized, spec), views)
 
     return (tf.data.Dataset.counter().flat_map(epoch).skip(start_step).enumerate(start_step)
-            .map(make, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE))
+
+
+def triplets(data_dir: str, split: str, batch_size: int, voxel_res: int, image_size: int, seed: int = 0,
+             start_step: int = 0, shuffle_buffer: int = 256) -> tf.data.Dataset:
+    """Endless batches {voxels uint8 (B,R,R,R), positive uint8 (B,S,S,3), negative uint8 (B,S,S,3)}."""
+
+    def make(step_seed: tf.Tensor, example: dict, views: int) -> dict:
+        choice = tf.random.stateless_uniform([2, batch_size], seed=step_seed, maxval=views, dtype=tf.int32)  # (2, B)
+        images = example["images"]  # (B, V) PNG bytes
+        positive = tf.gather(images, choice[0], batch_dims=1)  # (B,) a view of object i
+        negative = tf.gather(tf.roll(images, -1, axis=0), choice[1], batch_dims=1)  # (B,) a view of object i+1
+        return {"voxels": unpack_voxels(example["voxels"], voxel_res),  # (B, R, R, R)
+                "positive": decode_images(positive, image_size),  # (B, S, S, 3)
+                "negative": decode_images(negative, image_size)}  # (B, S, S, 3)
+
+    return object_batches(data_dir, split, batch_size, voxel_res, image_size, seed, start_step, shuffle_buffer, make)
+
+
+def object_views(data_dir: str, split: str, objects: int, views_per_object: int, voxel_res: int, image_size: int,
+                 seed: int = 0, start_step: int = 0, shuffle_buffer: int = 256) -> tf.data.Dataset:
+    """Endless batches {voxels uint8 (P,R,R,R), images uint8 (P,K,S,S,3)}: K distinct views of each of P objects."""
+
+    def make(step_seed: tf.Tensor, example: dict, views: int) -> dict:
+        if views_per_object > views:
+            raise UserError(f"--views-per-object {views_per_object} exceeds the {views} views of {data_dir}")
+        keys = tf.random.stateless_uniform([objects, views], seed=step_seed)
+        chosen = tf.argsort(keys, axis=1)[:, :views_per_object]  # (P, K) distinct view indices
+        pngs = tf.reshape(tf.gather(example["images"], chosen, batch_dims=1), [-1])  # (P * K,)
+        images = decode_images(pngs, image_size)  # (P * K, S, S, 3)
+        return {"voxels": unpack_voxels(example["voxels"], voxel_res),  # (P, R, R, R)
+                "images": tf.reshape(images, [objects, views_per_object, image_size, image_size, 3])}
+
+    return object_batches(data_dir, split, objects, voxel_res, image_size, seed, start_step, shuffle_buffer, make)

@@ -1,7 +1,7 @@
 """Export of trained encoders: a SavedModel with named signatures, plus the `.keras` encoders.
 
-Signatures (each returns embeddings of 128 floats, not L2-normalised: the space was trained
-with squared Euclidean distances, so compare with Euclidean distance):
+Signatures (each returns embeddings of 128 floats, compared with Euclidean distance; they are
+L2-normalised when the encoders end in the `l2_normalize` layer, as with `--loss info_nce`):
 - `embed_voxels(voxels: uint8 (N, R, R, R) in {0, 1})` -> `embedding (N, 128)`
 - `embed_images(images: uint8 (N, S, S, 3))` -> `embedding (N, 128)`
 - `embed_png(images: string (N,))`: PNG or JPEG bytes of any size, decoded and resized to S x S

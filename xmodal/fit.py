@@ -16,11 +16,12 @@ from tfrecords_tools.errors import UserError, run_cli
 from tfrecords_tools.manifest import read_manifest, shard_paths, write_json_atomic
 from xmodal.builtin_data import builtin_dataset
 from xmodal.callbacks import Checkpoints, Summaries
-from xmodal.config import PRECISIONS, FitConfig
-from xmodal.data import check_resolution, triplets
+from xmodal.config import BATCHES, PRECISIONS, FitConfig
+from xmodal.data import check_resolution, object_views, triplets
 from xmodal.embedder import load_embedder
 from xmodal.evaluate import evaluate
 from xmodal.export import write_export
+from xmodal.losses import LOSSES
 from xmodal.metrics import table
 from xmodal.models import PRESETS, XModal, build_encoders, preset
 from xmodal.projector import gather, write_projector
@@ -42,7 +43,15 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
     parser.add_argument("--export", default="", help="export directory (default saved_models/<run name>)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of weights and data order")
     parser.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
-    parser.add_argument("--margin", type=float, default=defaults.margin, help="triplet margin alpha")
+    parser.add_argument("--loss", default=defaults.loss, choices=sorted(LOSSES), help=f"loss (default {defaults.loss})")
+    parser.add_argument("--batches", default="", choices=("",) + BATCHES,
+                        help="triplets (the report's) or objects (P x K); default: triplets for --loss triplet, else objects")
+    parser.add_argument("--objects-per-batch", type=int, default=defaults.objects_per_batch, help="P of P x K batches")
+    parser.add_argument("--views-per-object", type=int, default=defaults.views_per_object, help="K of P x K batches")
+    parser.add_argument("--margin", type=float, default=defaults.margin, help="margin of the triplet-style losses")
+    parser.add_argument("--temperature", type=float, default=defaults.temperature, help="temperature of info_nce")
+    parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                        help="L2-normalise the embeddings (default: only with --loss info_nce)")
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam learning rate")
     parser.add_argument("--voxel-channels", type=int, choices=(1, 2), default=defaults.voxel_channels,
                         help="2: one-hot (empty, filled) as Table 1; 1: occupancy")
@@ -60,8 +69,14 @@ def validate(cfg: FitConfig) -> None:
         preset(cfg.preset)
     except ValueError as error:
         raise UserError(str(error)) from None
-    if cfg.batch_size < 2:
-        raise UserError(f"--batch-size must be at least 2 (a negative comes from another object), got {cfg.batch_size}")
+    if cfg.loss not in LOSSES:
+        raise UserError(f"unknown loss {cfg.loss!r}; choose one of {', '.join(sorted(LOSSES))}")
+    if cfg.batch_size < 2 or cfg.objects_per_batch < 2:
+        raise UserError("--batch-size and --objects-per-batch must be at least 2 (negatives come from other objects)")
+    if cfg.batch_kind == "triplets" and cfg.loss != "triplet":
+        raise UserError(f"--loss {cfg.loss} compares all pairs of a batch: it needs --batches objects")
+    if cfg.views_per_object < 1:
+        raise UserError("--views-per-object must be at least 1")
     if cfg.steps < 1 or cfg.checkpoint_every < 1 or cfg.test_every < 1:
         raise UserError("--steps, --checkpoint-every and --test-every must be positive")
 
@@ -120,8 +135,8 @@ def fit(cfg: FitConfig) -> dict:
     keras.utils.set_random_seed(cfg.seed)
     strategy = strategy_for(cfg)
     with strategy.scope():
-        voxels, images = build_encoders(cfg.preset, cfg.voxel_channels)
-        model = XModal(voxels, images, cfg.margin)
+        voxels, images = build_encoders(cfg.preset, cfg.voxel_channels, cfg.normalized)
+        model = XModal(voxels, images, cfg.loss, cfg.margin, cfg.temperature)
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), jit_compile=cfg.jit)
         model.optimizer.build(model.trainable_variables)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
@@ -129,15 +144,16 @@ def fit(cfg: FitConfig) -> dict:
         if cfg.resume:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     start = int(model.optimizer.iterations.numpy())
-    train = triplets(data, "train", cfg.batch_size, p.voxel_res, p.image_size, cfg.seed, start, cfg.shuffle_buffer)
-    test_size = min(cfg.batch_size, manifest_objects(data, "test"))
+    train = batches(cfg, data, "train", objects_per_batch(cfg), cfg.seed, start)
+    test_size = min(objects_per_batch(cfg), manifest_objects(data, "test"))
     callbacks = [Checkpoints(manager, cfg.checkpoint_every)]
     if test_size >= 2:
-        test = triplets(data, "test", test_size, p.voxel_res, p.image_size, cfg.seed + 1)
-        callbacks.insert(0, Summaries(str(run / "logs"), test, cfg.batch_size, cfg.test_every))
+        test = batches(cfg, data, "test", test_size, cfg.seed + 1, 0)
+        callbacks.insert(0, Summaries(str(run / "logs"), test, objects_per_batch(cfg), cfg.test_every,
+                                      "triplets" if cfg.batch_kind == "triplets" else "objects"))
     history = {}
     if start < cfg.steps:
-        print(f"training {cfg.preset} on {data}: steps {start}..{cfg.steps}, batch {cfg.batch_size}, "
+        print(f"training {cfg.preset} with {cfg.loss} on {cfg.batch_kind} batches of {data}: steps {start}..{cfg.steps}, "
               f"{strategy.num_replicas_in_sync} replica(s), precision {cfg.precision}, jit {cfg.jit}")
         history = model.fit(train, epochs=1, steps_per_epoch=cfg.steps - start, callbacks=callbacks,
                             shuffle=False).history
@@ -150,6 +166,20 @@ def fit(cfg: FitConfig) -> dict:
     print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {cfg.export_dir}")
     return {"run": str(run), "export": cfg.export_dir, "steps": int(model.optimizer.iterations.numpy()),
             "train_loss": history.get("loss", [None])[-1], "metrics": metrics}
+
+
+def objects_per_batch(cfg: FitConfig) -> int:
+    """Objects in one global batch: B triplets or P objects."""
+    return cfg.batch_size if cfg.batch_kind == "triplets" else cfg.objects_per_batch
+
+
+def batches(cfg: FitConfig, data: str, split: str, objects: int, seed: int, start: int) -> tf.data.Dataset:
+    """The input stream of the run's batch kind."""
+    p = preset(cfg.preset)
+    if cfg.batch_kind == "triplets":
+        return triplets(data, split, objects, p.voxel_res, p.image_size, seed, start, cfg.shuffle_buffer)
+    return object_views(data, split, objects, cfg.views_per_object, p.voxel_res, p.image_size, seed, start,
+                        cfg.shuffle_buffer)
 
 
 def report(cfg: FitConfig, data: str, run: Path) -> dict:

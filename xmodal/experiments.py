@@ -1,0 +1,164 @@
+"""`python -m xmodal.experiments architectures|losses [--quick]`: the report's experiments on the built-in data.
+
+- architectures: the report's Figure 4 at CPU scale: the four candidates trained with equation
+  (1) (Adam default, margin 1, 24 triplets per batch), train loss every step and the loss of one
+  test mini-batch every 20 steps; CSV + PNG in the output folder.
+- losses: one architecture, dataset and step budget per loss; a markdown table of Recall@1/@5
+  both ways, mAP, modality gap and training time.
+--quick runs a tiny version (the tests use it).
+"""
+import argparse
+import csv
+import dataclasses
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tfrecords_tools.config import ConvertConfig
+from tfrecords_tools.convert import convert
+from tfrecords_tools.errors import run_cli
+from tfrecords_tools.synth import synth_dataset
+from xmodal.builtin_data import cache_dir
+from xmodal.config import FitConfig
+from xmodal.fit import fit
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """Dataset and budget of one experiment scale."""
+
+    objects: int
+    views: int
+    steps: int
+    loss_steps: int
+    seed: int = 2016  # of the benchmark dataset, distinct from the demo's
+
+
+FULL = Scale(objects=640, views=12, steps=1500, loss_steps=3000)
+QUICK = Scale(objects=16, views=4, steps=30, loss_steps=30)
+CANDIDATES = ("1-conv-1-fc", "2-conv-1-fc", "3-conv-1-fc", "2-conv-2-fc")
+LOSS_RUNS = (  # (label, FitConfig overrides): the report's setting first
+    ("triplet, report's batches (eq. 1)", dict(loss="triplet")),
+    ("triplet, P x K batches (all triplets)", dict(loss="triplet", batches="objects")),
+    ("symmetric_triplet", dict(loss="symmetric_triplet")),
+    ("batch_hard", dict(loss="batch_hard")),
+    ("semi_hard", dict(loss="semi_hard")),
+    ("lifted", dict(loss="lifted")),
+    ("info_nce", dict(loss="info_nce")),
+)
+
+
+def benchmark_data(scale: Scale) -> str:
+    """The built-in benchmark dataset of this scale (32^3 voxels, 64^2 images), made once and cached."""
+    root = cache_dir() / f"benchmark-seed{scale.seed}-n{scale.objects}-v{scale.views}"
+    data = root / "data"
+    if not (data / "manifest.json").is_file():
+        synth_dataset(str(root / "meshes"), scale.objects, scale.seed)
+        convert(ConvertConfig(meshes=str(root / "meshes"), out=str(data), voxel_res=32, image_size=64,
+                              views=scale.views, workers=os.cpu_count() or 1, seed=scale.seed))
+    return str(data)
+
+
+def fresh_fit(cfg: FitConfig) -> dict:
+    """fit() in a run directory emptied first, so an experiment can be rerun."""
+    shutil.rmtree(cfg.run_dir, ignore_errors=True)
+    return fit(cfg)
+
+
+def scalars(logdir: Path, run: str) -> list[tuple[int, float]]:
+    """(step, value) of the `loss` scalar of one TensorBoard run."""
+    points = []
+    for path in sorted((logdir / run).glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            points += [(event.step, float(tf.make_ndarray(v.tensor))) for v in event.summary.value if v.tag == "loss"]
+    return points
+
+
+def architectures(scale: Scale, out: Path, work: Path) -> None:
+    """Learning curves of the four candidates: architectures.csv and architectures.png."""
+    data = benchmark_data(scale)
+    rows = []
+    for name in CANDIDATES:
+        cfg = FitConfig(data=data, preset=f"cpu-{name}", steps=scale.steps, out=str(work / name),
+                        export=str(work / f"{name}-export"), checkpoint_every=scale.steps)
+        fresh_fit(cfg)
+        rows += [(name, "train", step, value) for step, value in scalars(work / name / "logs", "train")]
+        rows += [(name, "test", step, value) for step, value in scalars(work / name / "logs", "test")]
+    with open(out / "architectures.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("architecture", "split", "step", "loss"), *rows])
+    plot_curves(rows, out / "architectures.png")
+
+
+def plot_curves(rows: list, path: Path) -> None:
+    """One panel per architecture: the train loss (smoothed over 50 steps) and the test loss."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, 2, figsize=(10, 7), sharey=True)
+    for ax, name in zip(axes.ravel(), CANDIDATES):
+        for split, style in (("train", "-"), ("test", "o-")):
+            steps = np.array([r[2] for r in rows if r[0] == name and r[1] == split])
+            values = np.array([r[3] for r in rows if r[0] == name and r[1] == split])
+            if split == "train" and len(values) >= 50:
+                values = np.convolve(values, np.ones(50) / 50, mode="valid")
+                steps = steps[49:]
+            ax.plot(steps, values, style, markersize=2, label=f"{split} loss")
+        ax.set_title(name)
+        ax.set_xlabel("iteration")
+        ax.legend()
+    figure.suptitle("Learning curves, equation (1), CPU-scale candidates (the report's Figure 4 protocol)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def losses(scale: Scale, out: Path, work: Path, preset: str) -> None:
+    """One run per loss with the same architecture, data and steps: losses.md and losses.csv."""
+    data = benchmark_data(scale)
+    header = ("loss", "image->voxel R@1", "image->voxel R@5", "voxel->image R@1", "voxel->image R@5",
+              "image->voxel mAP", "voxel->image mAP", "modality gap (mean)", "train minutes")
+    rows = []
+    for index, (label, overrides) in enumerate(LOSS_RUNS):
+        cfg = FitConfig(data=data, preset=preset, steps=scale.loss_steps, out=str(work / f"loss-{index}"),
+                        export=str(work / f"loss-{index}-export"), checkpoint_every=scale.loss_steps, **overrides)
+        start = time.perf_counter()
+        metrics = fresh_fit(cfg)["metrics"]
+        minutes = (time.perf_counter() - start) / 60
+        i2v, v2i = metrics["image_to_voxel"], metrics["voxel_to_image"]
+        rows.append((label, i2v["recall@1"], i2v["recall@5"], v2i["recall@1"], v2i["recall@5"], i2v["map"],
+                     v2i["map"], metrics["modality_gap"]["mean"], minutes))
+    with open(out / "losses.csv", "w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join([r[0]] + [f"{x:.3f}" for x in r[1:-1]] + [f"{r[-1]:.1f}"]) + " |" for r in rows]
+    (out / "losses.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(prog="python -m xmodal.experiments", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("experiment", choices=("architectures", "losses"))
+    parser.add_argument("--quick", action="store_true", help="a tiny version (seconds, not minutes)")
+    parser.add_argument("--out", default="docs/results", help="folder for the CSV, PNG and markdown (default docs/results)")
+    parser.add_argument("--work", default="runs/experiments", help="folder for the runs (default runs/experiments)")
+    parser.add_argument("--preset", default="small", help="architecture of the losses experiment (default small)")
+    args = parser.parse_args()
+    scale = QUICK if args.quick else FULL
+    out, work = Path(args.out), Path(args.work)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.experiment == "architectures":
+        architectures(scale, out, work)
+    else:
+        losses(scale, out, work, args.preset)
+
+
+if __name__ == "__main__":
+    run_cli(main)
