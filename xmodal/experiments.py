@@ -35,11 +35,17 @@ class Scale:
     views: int
     steps: int
     loss_steps: int
+    batch_size: int = 24  # triplets, as the report
+    objects_per_batch: int = 16  # P of P x K batches; K = 3
     seed: int = 2016  # of the benchmark dataset, distinct from the demo's
+
+    def fit_config(self, **fields) -> FitConfig:
+        """A FitConfig with this scale's batch sizes."""
+        return FitConfig(batch_size=self.batch_size, objects_per_batch=self.objects_per_batch, **fields)
 
 
 FULL = Scale(objects=640, views=12, steps=1500, loss_steps=3000)
-QUICK = Scale(objects=16, views=4, steps=30, loss_steps=30)
+QUICK = Scale(objects=16, views=4, steps=30, loss_steps=30, batch_size=4, objects_per_batch=4)
 CANDIDATES = ("1-conv-1-fc", "2-conv-1-fc", "3-conv-1-fc", "2-conv-2-fc")
 LOSS_RUNS = (  # (label, FitConfig overrides): the report's setting first
     ("triplet, report's batches (eq. 1)", dict(loss="triplet")),
@@ -83,7 +89,7 @@ def architectures(scale: Scale, out: Path, work: Path) -> None:
     data = benchmark_data(scale)
     rows = []
     for name in CANDIDATES:
-        cfg = FitConfig(data=data, preset=f"cpu-{name}", steps=scale.steps, out=str(work / name),
+        cfg = scale.fit_config(data=data, preset=f"cpu-{name}", steps=scale.steps, out=str(work / name),
                         export=str(work / f"{name}-export"), checkpoint_every=scale.steps)
         fresh_fit(cfg)
         rows += [(name, "train", step, value) for step, value in scalars(work / name / "logs", "train")]
@@ -125,7 +131,7 @@ def losses(scale: Scale, out: Path, work: Path, preset: str) -> None:
               "image->voxel mAP", "voxel->image mAP", "modality gap (mean)", "train minutes")
     rows = []
     for index, (label, overrides) in enumerate(LOSS_RUNS):
-        cfg = FitConfig(data=data, preset=preset, steps=scale.loss_steps, out=str(work / f"loss-{index}"),
+        cfg = scale.fit_config(data=data, preset=preset, steps=scale.loss_steps, out=str(work / f"loss-{index}"),
                         export=str(work / f"loss-{index}-export"), checkpoint_every=scale.loss_steps, **overrides)
         start = time.perf_counter()
         metrics = fresh_fit(cfg)["metrics"]
