@@ -4,6 +4,7 @@ import os
 
 from tfrecords_tools.config import DEFAULT_VIEWPOINTS
 from tfrecords_tools.errors import import_tensorflow_quietly, run_cli
+from tfrecords_tools.sources import FORMATS
 
 
 def parser() -> argparse.ArgumentParser:
@@ -17,8 +18,12 @@ def parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
     convert = sub.add_parser("convert", help="meshes -> voxels + renders -> sharded TFRecords + manifest.json")
-    convert.add_argument("--meshes", required=True, help="folder of meshes (<object_id>/model.obj or any .obj/.off/.ply/.stl/.glb)")
+    convert.add_argument("--meshes", required=True, help="input folder, in the layout of --format")
     convert.add_argument("--out", required=True, help="output folder for shards and manifest.json")
+    convert.add_argument("--format", choices=FORMATS, default="synth",
+                         help="input layout: synth (<id>/model.obj), shapenet (v1/v2), r2n2 (ShapeNetVox32 + "
+                              "ShapeNetRendering), folder (any tree, class folders, ModelNet splits)")
+    convert.add_argument("--synsets", nargs="*", default=(), help="shapenet/r2n2: only these synset ids")
     convert.add_argument("--voxel-res", type=int, default=96, help="voxel grid resolution (default 96)")
     convert.add_argument("--image-size", type=int, default=486, help="render size in pixels (default 486)")
     convert.add_argument("--views", type=int, default=12, help="renders per object (default 12)")
@@ -51,7 +56,7 @@ def main() -> None:
 
         fields = vars(args)
         fields.pop("command")
-        convert(ConvertConfig(**fields))
+        convert(ConvertConfig(**{**fields, "synsets": tuple(args.synsets)}))
     else:
         from tfrecords_tools.inspect import draw_grid, summary, verify
 

@@ -13,6 +13,8 @@ class ConvertConfig:
 
     meshes: str
     out: str
+    format: str = "synth"  # input layout: synth, shapenet, r2n2 or folder (see sources.py)
+    synsets: tuple[str, ...] = ()  # shapenet/r2n2: only these synset ids (e.g. 02958343, cars)
     voxel_res: int = 96
     image_size: int = 486
     views: int = 12
@@ -21,7 +23,7 @@ class ConvertConfig:
     seed: int = 0
     viewpoints: str = DEFAULT_VIEWPOINTS
     background: str = "random"  # "random" (uniform colour per image) or "white"
-    category: str = ""  # empty: from <meshes>/metadata.json, else "object"
+    category: str = ""  # synth/folder: empty = from <meshes>/metadata.json or the class folder, else "object"
     shard_mb: float = 150.0  # target shard size
 
     def identity(self) -> dict:
@@ -30,5 +32,6 @@ class ConvertConfig:
         for key in ("out", "workers"):
             fields.pop(key)
         fields["meshes"] = str(Path(self.meshes).resolve())
+        fields["synsets"] = list(self.synsets)
         fields["viewpoints"] = hashlib.sha256(Path(self.viewpoints).read_bytes()).hexdigest()
         return fields

@@ -10,47 +10,26 @@ from tqdm import tqdm
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.manifest import MANIFEST, read_manifest, write_json_atomic
-from tfrecords_tools.meshes import MESH_SUFFIXES
 from tfrecords_tools.objects import ObjectRecord, Skipped, convert_object
 from tfrecords_tools.records import FEATURES, FORMAT_VERSION, encode_example
+from tfrecords_tools.sources import Source, discover
 from tfrecords_tools.shards import estimated_object_bytes, plan_shards, sha256, shard_name, write_shard
 from tfrecords_tools.viewpoints import read_viewpoints
 from tfrecords_tools.workers import imap_spawned
 
 PROGRESS = ".progress"  # per-shard records of finished work, removed once the manifest is written
-SPLITS = ("train", "test")
+SPLITS = ("train", "test")  # the order of a shard plan
 
 
-def discover(meshes: str) -> list[tuple[str, Path]]:
-    """(object_id, path) of every mesh under `meshes`: `<id>/model.obj` gives `<id>`, else the relative stem."""
-    root = Path(meshes)
-    if not root.is_dir():
-        raise UserError(f"input folder {meshes} does not exist")
-    found = {}
-    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in MESH_SUFFIXES and p.is_file()):
-        rel = path.relative_to(root)
-        object_id = (rel.parent if rel.stem == "model" else rel.with_suffix("")).as_posix()
-        if object_id in found:
-            raise UserError(f"two meshes give the object id {object_id!r}: {found[object_id]} and {path}")
-        found[object_id] = path
-    if not found:
-        raise UserError(f"no mesh files ({' '.join(MESH_SUFFIXES)}) under {meshes}")
-    return list(found.items())
-
-
-def split_objects(objects: list, test_fraction: float, seed: int) -> dict[str, list]:
-    """Train/test split by object, deterministic from the seed."""
-    order = np.random.default_rng(seed).permutation(len(objects))
-    n_test = int(round(len(objects) * test_fraction))
-    return {"test": [objects[i] for i in order[:n_test]], "train": [objects[i] for i in order[n_test:]]}
-
-
-def category_of(cfg: ConvertConfig) -> str:
-    """The category: the flag, else `<meshes>/metadata.json`'s, else `object`."""
-    meta = Path(cfg.meshes) / "metadata.json"
-    if cfg.category:
-        return cfg.category
-    return json.loads(meta.read_text()).get("category", "object") if meta.is_file() else "object"
+def split_objects(sources: list[Source], test_fraction: float, seed: int) -> dict[str, list[Source]]:
+    """Train/test split by object: the layout's split where it gives one, else by the seed."""
+    free = [s for s in sources if not s.split]
+    order = np.random.default_rng(seed).permutation(len(free))
+    n_test = int(round(len(free) * test_fraction))
+    test = {free[i].object_id for i in order[:n_test]}
+    chosen = {s.object_id: s.split or ("test" if s.object_id in test else "train") for s in sources}
+    ranked = [free[i] for i in order] + [s for s in sources if s.split]
+    return {split: [s for s in ranked if chosen[s.object_id] == split] for split in SPLITS}
 
 
 def validate(cfg: ConvertConfig) -> None:
@@ -103,8 +82,7 @@ def convert(cfg: ConvertConfig) -> dict:
     if done is not None:
         print(f"{out} already holds this conversion; nothing to do")
         return done
-    objects = discover(cfg.meshes)
-    category = category_of(cfg)
+    sources = discover(cfg.format, cfg.meshes, cfg.synsets, cfg.category)
     state = out / PROGRESS
     state.mkdir(parents=True, exist_ok=True)
     for stale in out.glob(".*.tmp-*"):  # a shard an interrupted run did not finish
@@ -113,10 +91,10 @@ def convert(cfg: ConvertConfig) -> dict:
 
     size = estimated_object_bytes(cfg.voxel_res, cfg.image_size, cfg.views)
     plan = [(split, index, len(shards), items)
-            for split, split_items in split_objects(objects, cfg.test_fraction, cfg.seed).items()
+            for split, split_items in split_objects(sources, cfg.test_fraction, cfg.seed).items()
             for shards in [plan_shards(split_items, size, cfg.shard_mb)] for index, items in enumerate(shards)]
     pending = [p for p in plan if not (state / f"{shard_name(*p[:3])}.json").is_file()]
-    jobs = [(str(path), object_id, category, cfg) for *_, items in pending for object_id, path in items]
+    jobs = [(source, cfg) for *_, items in pending for source in items]
     if len(pending) < len(plan):
         print(f"resuming: {len(plan) - len(pending)} of {len(plan)} shards already written")
     with tqdm(total=len(jobs), desc="convert", unit="obj") as bar:

@@ -1,8 +1,8 @@
 """manifest.json: the machine-readable description of a converted dataset."""
 import json
-import os
 from pathlib import Path
 
+from tfrecords_tools.atomic import write_bytes_atomic
 from tfrecords_tools.errors import UserError
 
 MANIFEST = "manifest.json"
@@ -10,9 +10,7 @@ MANIFEST = "manifest.json"
 
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write JSON under a temporary name, then rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
 def read_manifest(data_dir: str) -> dict:

@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tfrecords_tools.binvox import BadBinvox, read_binvox, resample
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.meshes import BadMesh, load_mesh
+from tfrecords_tools.sources import Source
 from tfrecords_tools.viewpoints import ViewpointSampler
 from tfrecords_tools.voxelize import voxelize
 
@@ -64,23 +66,58 @@ def backgrounds(cfg: ConvertConfig, rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, 256, (cfg.views, 3), dtype=np.uint8)
 
 
-def convert_object(path: str, object_id: str, category: str, cfg: ConvertConfig) -> ObjectRecord | Skipped:
-    """Voxelise and render one mesh file; a bad mesh becomes a Skipped with its reason."""
+def convert_object(source: Source, cfg: ConvertConfig) -> ObjectRecord | Skipped:
+    """Voxels, renders and viewpoints of one object; a bad input becomes a Skipped with its reason."""
+    try:
+        if source.renderings:
+            return r2n2_object(source, cfg)
+        return mesh_object(source, cfg)
+    except (BadMesh, BadBinvox, OSError, ValueError) as error:
+        return Skipped(source.path, str(error))
+
+
+def mesh_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
+    """Voxelise and render one mesh file."""
     from tfrecords_tools.render import renderer
 
-    try:
-        mesh = load_mesh(Path(path))
-        voxels = voxelize(mesh.vertices, mesh.faces, cfg.voxel_res)  # (R, R, R) bool
-        if not voxels.any():
-            raise BadMesh("zero volume: no voxel occupied")
-    except BadMesh as error:
-        return Skipped(path, str(error))
-    rng = object_rng(cfg.seed, object_id)
+    mesh = load_mesh(Path(source.path))
+    voxels = voxelize(mesh.vertices, mesh.faces, cfg.voxel_res)  # (R, R, R) bool
+    if not voxels.any():
+        raise BadMesh("zero volume: no voxel occupied")
+    rng = object_rng(cfg.seed, source.object_id)
     views = sampler(cfg.viewpoints).sample(cfg.views, rng)  # (V, 4)
     colors = backgrounds(cfg, rng)
     draw = renderer(cfg.image_size)
     images = tuple(png(draw.render(mesh, view, color)) for view, color in zip(views, colors))
-    return ObjectRecord(object_id, category, cfg.voxel_res, np.packbits(voxels).tobytes(), images,
+    return record(source, cfg, voxels, images, views)
+
+
+def r2n2_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
+    """3D-R2N2's voxels (resampled to voxel-res) and its RGBA renders composited and resized."""
+    voxels = read_binvox(Path(source.path)).voxels
+    if voxels.shape[0] != cfg.voxel_res:
+        voxels = resample(voxels, cfg.voxel_res)
+    folder = Path(source.renderings)
+    names = (folder / "renderings.txt").read_text().split()
+    views = np.loadtxt(folder / "rendering_metadata.txt", ndmin=2)[:, :4]  # azimuth, elevation, in-plane, distance
+    if len(names) < cfg.views or len(views) < cfg.views:
+        raise ValueError(f"{len(names)} renders and {len(views)} viewpoints, fewer than --views {cfg.views}")
+    colors = backgrounds(cfg, object_rng(cfg.seed, source.object_id))
+    images = tuple(png(composite(folder / name, color, cfg.image_size)) for name, color in zip(names, colors))
+    return record(source, cfg, voxels, images, views[:cfg.views])
+
+
+def composite(path: Path, background: np.ndarray, size: int) -> np.ndarray:
+    """(S, S, 3) uint8: an RGBA render over a uniform background, resized."""
+    with Image.open(path) as image:
+        rgba = image.convert("RGBA")
+    canvas = Image.new("RGBA", rgba.size, tuple(int(c) for c in background) + (255,))
+    return np.asarray(Image.alpha_composite(canvas, rgba).convert("RGB").resize((size, size), Image.BILINEAR))
+
+
+def record(source: Source, cfg: ConvertConfig, voxels: np.ndarray, images: tuple, views: np.ndarray) -> ObjectRecord:
+    """The record of one object."""
+    return ObjectRecord(source.object_id, source.category, cfg.voxel_res, np.packbits(voxels).tobytes(), images,
                         tuple(float(x) for x in views.astype(np.float32).ravel()))
 
 

@@ -7,6 +7,8 @@ from typing import Iterable
 
 import tensorflow as tf
 
+from tfrecords_tools.atomic import temporary_name
+
 PNG_BYTES_PER_PIXEL = 0.5  # typical size of our renders as PNG, to plan shard sizes
 
 
@@ -30,7 +32,7 @@ def plan_shards(items: list, object_bytes: float, shard_mb: float) -> list[list]
 
 def write_shard(path: Path, examples: Iterable[bytes]) -> int:
     """Write serialized examples to `path` atomically (temporary name, then rename); return the count."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temporary_name(path)
     count = 0
     with tf.io.TFRecordWriter(str(tmp)) as writer:
         for example in examples:

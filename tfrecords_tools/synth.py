@@ -8,11 +8,12 @@ y = up, z = width; units are metres before normalisation.
 """
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+
+from tfrecords_tools.atomic import write_bytes_atomic
 
 # Archetype means: length, width, body height, clearance, cabin height, cabin start, cabin
 # length, windscreen run, rear run, wheelbase fraction, wheel radius, hood drop, spoiler prob.
@@ -164,13 +165,6 @@ def synth_car(seed: int, index: int) -> tuple[str, str]:
     return object_id, obj_text(vertices, faces, colors, f"xmodal synthetic car {object_id} ({kind})")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes under a temporary name, then rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def synth_dataset(out: str, objects: int, seed: int) -> list[Path]:
     """Write `objects` cars as OUT/<object_id>/model.obj plus OUT/metadata.json."""
     root = Path(out)
@@ -180,8 +174,8 @@ def synth_dataset(out: str, objects: int, seed: int) -> list[Path]:
         object_id, text = synth_car(seed, index)
         path = root / object_id / "model.obj"
         path.parent.mkdir(exist_ok=True)
-        write_atomic(path, text.encode())
+        write_bytes_atomic(path, text.encode())
         paths.append(path)
     meta = {"category": "car", "source": f"xmodal synth, seed {seed}", "objects": objects}
-    write_atomic(root / "metadata.json", json.dumps(meta, indent=2).encode())
+    write_bytes_atomic(root / "metadata.json", json.dumps(meta, indent=2).encode())
     return paths

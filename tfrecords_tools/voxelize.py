@@ -2,13 +2,17 @@
 
 For every column of voxel centres along an axis, the crossings of that ray with the mesh are
 found by 2D rasterisation of the projected triangles (top-left fill rule, so a ray through a
-shared edge counts once). A voxel is inside when the winding number at its centre is non-zero
-(so overlapping closed parts, as in a car built from parts, stay solid) for at least two of
-the three axes; the majority vote repairs single rays that graze an edge or a small hole.
-Voxels that contain a crossing point (on the inner side of a face that lies on a voxel
-boundary) are added, so thin parts keep their surface.
+shared edge counts once). A voxel centre is inside along that axis when its winding number is
+non-zero, so overlapping closed parts (a car built from parts) stay solid and inward-facing
+meshes work too. A voxel is solid when at least two of the three axes call it inside: the
+majority repairs single rays that graze an edge or pass through a small hole. Voxels that
+contain a crossing point (unless it lies on a voxel boundary, where the centres beside it
+decide) are added, so thin parts keep their surface, and every cavity the result encloses is
+filled (inner faces, nested shells). Faces must be oriented consistently within each closed
+part; a mesh with a few flipped faces gets streaks along the rays through them.
 """
 import numpy as np
+from scipy.ndimage import binary_fill_holes
 
 SNAP = 1e-4  # a face this close (in voxels) to a voxel boundary lies on it
 AXES = ((1, 2, 0), (2, 0, 1), (0, 1, 2))  # (u, v, ray axis), cyclic so that u x v = axis
@@ -20,11 +24,11 @@ def voxelize(vertices: np.ndarray, faces: np.ndarray, res: int) -> np.ndarray:
     votes = np.zeros((res, res, res), np.uint8)
     shell = np.zeros((res, res, res), bool)
     for u, v, axis in AXES:
-        winding, crossings = axis_winding(grid[..., [u, v]], grid[..., axis], res)
+        inside, crossings = axis_inside(grid[..., [u, v]], grid[..., axis], res)
         order = np.argsort((u, v, axis))
-        votes += np.transpose(winding != 0, order)
+        votes += np.transpose(inside, order)
         shell |= np.transpose(crossings, order)
-    return (votes >= 2) | shell
+    return binary_fill_holes((votes >= 2) | shell)
 
 
 def top_left(edge: np.ndarray) -> np.ndarray:
@@ -32,8 +36,8 @@ def top_left(edge: np.ndarray) -> np.ndarray:
     return (edge[..., 1] < 0) | ((edge[..., 1] == 0) & (edge[..., 0] > 0))
 
 
-def axis_winding(uv: np.ndarray, depth: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray]:
-    """Winding numbers (R, R, R) and crossing voxels (R, R, R), indexed [u, v, depth]."""
+def axis_inside(uv: np.ndarray, depth: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inside by winding number (R, R, R) and crossing voxels (R, R, R), indexed [u, v, depth]."""
     cross = ((uv[:, 1, 0] - uv[:, 0, 0]) * (uv[:, 2, 1] - uv[:, 0, 1])
              - (uv[:, 1, 1] - uv[:, 0, 1]) * (uv[:, 2, 0] - uv[:, 0, 0]))  # (F,) twice the signed area
     keep = cross != 0
@@ -70,8 +74,8 @@ def axis_winding(uv: np.ndarray, depth: np.ndarray, res: int) -> tuple[np.ndarra
     first = np.clip(np.ceil(z - 0.5), 0, res).astype(np.int64)  # first centre past the crossing
     delta = np.zeros((res, res, res + 1), np.int32)
     np.add.at(delta, (col_u, col_v, first), step)
-    winding = np.cumsum(delta, axis=2)[..., :res]
+    inside = np.cumsum(delta, axis=2)[..., :res] != 0
     crossings = np.zeros((res, res, res), bool)
-    holder = np.where(step > 0, np.floor(z + SNAP), np.ceil(z - SNAP) - 1)  # voxel on the face's inner side
-    crossings[col_u, col_v, np.clip(holder, 0, res - 1).astype(np.int64)] = True
-    return winding, crossings
+    inner = np.abs(z - np.round(z)) > SNAP  # a face on a voxel boundary: the centres beside it decide
+    crossings[col_u[inner], col_v[inner], np.clip(np.floor(z[inner]), 0, res - 1).astype(np.int64)] = True
+    return inside, crossings

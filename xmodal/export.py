@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from tfrecords_tools.atomic import temporary_name
 from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
 
 SIGNATURES = ("embed_voxels", "embed_images", "embed_png", "serving_default")
@@ -62,7 +63,7 @@ def export_archive(voxels: keras.Model, images: keras.Model, views: int) -> kera
 def write_export(voxels: keras.Model, images: keras.Model, path: str, views: int) -> None:
     """Write `path/` (the SavedModel) and the two `.keras` encoders in it, atomically."""
     out = Path(path)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    tmp = temporary_name(out)
     shutil.rmtree(tmp, ignore_errors=True)
     export_archive(voxels, images, views).write_out(str(tmp), verbose=False)
     voxels.save(tmp / "voxel_encoder.keras")

@@ -121,5 +121,5 @@ def test_cli_user_mistakes_are_one_line_exit_2(args, message, tmp_path):
 
 
 def test_empty_input_folder_is_a_user_error(tmp_path):
-    with pytest.raises(UserError, match="no mesh files"):
+    with pytest.raises(UserError, match="no objects"):
         convert(ConvertConfig(meshes=str(tmp_path), out=str(tmp_path / "out"), **TINY))

@@ -37,3 +37,22 @@ def test_overlapping_closed_parts_stay_solid():
     occupied = voxelize(vertices.astype(np.float32), faces, 20)
     assert occupied[2:18, 6:14, 6:14].all()  # the union, overlap included
     assert occupied.sum() == 16 * 8 * 8
+
+
+def test_inward_faces_inner_faces_and_a_small_hole_still_give_a_solid():
+    cube = trimesh.creation.box(extents=(0.5, 0.5, 0.5))
+    vertices, faces = cube.vertices.astype(np.float32), cube.faces.copy()
+    expected = voxelize(vertices, faces, 16)
+    inward = faces[:, ::-1]  # every face oriented inwards
+    holed = faces[1:]  # one triangle missing
+    for variant in (inward, holed):
+        np.testing.assert_array_equal(voxelize(vertices, variant, 16), expected)
+    inner_vertices = np.vstack([vertices, [[-0.2, -0.1, 0.03], [0.2, -0.1, 0.03], [0.0, 0.2, 0.03]]])
+    inner = np.vstack([faces, [[8, 9, 10]]])  # an extra face inside
+    np.testing.assert_array_equal(voxelize(inner_vertices.astype(np.float32), inner, 16), expected)
+    shell = trimesh.creation.box(extents=(0.8, 0.8, 0.8))
+    nested = np.vstack([vertices, shell.vertices * 1.0])  # a second, larger closed shell around the cube
+    both = np.vstack([faces, shell.faces[:, ::-1] + 8])  # ...facing inwards: winding 0 between them
+    solid = voxelize(nested.astype(np.float32), both, 16)
+    assert solid[2:14, 2:14, 2:14].all()  # the cavity between the shells is filled
+    assert expected.sum() == 8**3

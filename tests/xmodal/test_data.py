@@ -3,7 +3,7 @@ import pytest
 
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.read import dataset
-from xmodal.data import triplets
+from xmodal.data import object_views, triplets
 
 
 def test_triplets_pair_voxels_with_their_own_view_and_another_objects_view(tiny_data):
@@ -27,3 +27,20 @@ def test_stream_is_deterministic_and_resumable(tiny_data):
 def test_wrong_resolution_names_the_expected_shape(tiny_data):
     with pytest.raises(UserError, match=r"expects 96\^3 voxels and 486\^2 images"):
         triplets(tiny_data, "train", 4, 96, 486)
+
+
+def test_object_views_give_k_distinct_views_of_each_batch_object(tiny_data):
+    objects = list(dataset(tiny_data, "train").as_numpy_iterator())
+    by_voxels = {o["voxels"].tobytes(): o for o in objects}
+    for batch in object_views(tiny_data, "train", 4, 3, 32, 64, seed=1).take(3).as_numpy_iterator():
+        assert batch["voxels"].shape == (4, 32, 32, 32) and batch["images"].shape == (4, 3, 64, 64, 3)
+        owners = [by_voxels[v.tobytes()] for v in batch["voxels"]]
+        assert len({o["object_id"] for o in owners}) == 4
+        for owner, views in zip(owners, batch["images"]):
+            indices = [next(i for i, view in enumerate(owner["images"]) if (view == image).all()) for image in views]
+            assert len(set(indices)) == 3  # distinct views, all of this object
+
+
+def test_more_views_per_object_than_converted_is_a_user_error(tiny_data):
+    with pytest.raises(UserError, match="exceeds the 4 views"):
+        object_views(tiny_data, "train", 4, 5, 32, 64)

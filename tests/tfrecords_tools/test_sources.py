@@ -1,0 +1,114 @@
+"""Importers: tiny fixtures in each layout, written here by hand (no external data)."""
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import trimesh
+from PIL import Image
+
+from tfrecords_tools.binvox import Binvox, write_binvox
+from tfrecords_tools.config import ConvertConfig
+from tfrecords_tools.convert import convert
+from tfrecords_tools.sources import discover
+
+SMALL = dict(voxel_res=16, image_size=32, views=2, workers=1, seed=0)
+
+
+def r2n2_tree(root: Path) -> None:
+    """Two models of 3D-R2N2's layout: a 32^3 box as binvox, three RGBA 137^2 renders, metadata lines."""
+    for synset, model, lo in (("02958343", "aaa", 8), ("03001627", "bbb", 4)):
+        voxels = np.zeros((32, 32, 32), bool)
+        voxels[lo:32 - lo, 10:20, lo:32 - lo] = True
+        vox_dir = root / "ShapeNetVox32" / synset / model
+        vox_dir.mkdir(parents=True)
+        write_binvox(vox_dir / "model.binvox", Binvox(voxels))
+        renders = root / "ShapeNetRendering" / synset / model / "rendering"
+        renders.mkdir(parents=True)
+        names = []
+        for i in range(3):
+            rgba = np.zeros((137, 137, 4), np.uint8)
+            rgba[40:100, 30:110] = (200, 30, 30, 255)  # an opaque object, transparent around it
+            Image.fromarray(rgba, "RGBA").save(renders / f"{i:02d}.png")
+            names.append(f"{i:02d}.png")
+        (renders / "renderings.txt").write_text("\n".join(names) + "\n")
+        (renders / "rendering_metadata.txt").write_text(
+            "".join(f"{30.0 * i} {10.0 + i} 0 {0.8 + 0.1 * i} 25\n" for i in range(3)))
+
+
+def off_text(mesh: trimesh.Trimesh) -> str:
+    lines = ["OFF", f"{len(mesh.vertices)} {len(mesh.faces)} 0"]
+    lines += [" ".join(f"{c:.5f}" for c in v) for v in mesh.vertices]
+    lines += ["3 " + " ".join(map(str, f)) for f in mesh.faces]
+    return "\n".join(lines) + "\n"
+
+
+def parse(data: Path) -> list[dict]:
+    spec = {"object_id": tf.io.FixedLenFeature([], tf.string), "category": tf.io.FixedLenFeature([], tf.string),
+            "voxels": tf.io.FixedLenFeature([], tf.string), "images": tf.io.VarLenFeature(tf.string),
+            "viewpoints": tf.io.VarLenFeature(tf.float32), "voxel_res": tf.io.FixedLenFeature([], tf.int64)}
+    files = sorted(str(p) for p in data.glob("*.tfrecord"))
+    return [tf.io.parse_single_example(r, spec) for r in tf.data.TFRecordDataset(files)]
+
+
+def test_r2n2_converts_to_shards_readable_with_plain_tensorflow(tmp_path):
+    r2n2_tree(tmp_path / "r2n2")
+    convert(ConvertConfig(meshes=str(tmp_path / "r2n2"), out=str(tmp_path / "data"), format="r2n2",
+                          background="white", test_fraction=0.0, **SMALL))
+    records = {r["object_id"].numpy().decode(): r for r in parse(tmp_path / "data")}
+    assert set(records) == {"02958343/aaa", "03001627/bbb"}
+    car = records["02958343/aaa"]
+    assert car["category"].numpy() == b"car" and int(car["voxel_res"]) == 16
+    grid = np.unpackbits(np.frombuffer(car["voxels"].numpy(), np.uint8)).reshape(16, 16, 16)
+    assert grid[8, 7, 8] and not grid[0, 0, 0] and grid.sum() == 8 * 5 * 8  # resampled 32 -> 16
+    pngs = tf.sparse.to_dense(car["images"]).numpy()
+    image = np.asarray(Image.open(io.BytesIO(pngs[0])))
+    assert image.shape == (32, 32, 3)
+    assert (image[0, 0] == 255).all() and image[16, 16, 0] > 150 > image[16, 16, 1]  # white around, red object
+    np.testing.assert_allclose(tf.sparse.to_dense(car["viewpoints"]).numpy(), [0, 10, 0, 0.8, 30, 11, 0, 0.9],
+                               rtol=1e-6)
+
+
+def test_folder_keeps_modelnet_splits_and_class_categories(tmp_path):
+    root = tmp_path / "modelnet"
+    for cls, mesh in (("box", trimesh.creation.box(extents=(1, 0.5, 0.7))), ("ball", trimesh.creation.icosphere(2))):
+        for split, count in (("train", 2), ("test", 1)):
+            folder = root / cls / split
+            folder.mkdir(parents=True)
+            for i in range(count):
+                (folder / f"{cls}_{i:04d}.off").write_text(off_text(mesh))
+    sources = discover("folder", str(root))
+    assert {(s.object_id, s.category, s.split) for s in sources} >= {("box/train/box_0000", "box", "train"),
+                                                                      ("ball/test/ball_0000", "ball", "test")}
+    convert(ConvertConfig(meshes=str(root), out=str(tmp_path / "data"), format="folder", **SMALL))
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    assert (manifest["splits"]["train"]["objects"], manifest["splits"]["test"]["objects"]) == (4, 2)
+    test_ids = {r["object_id"].numpy().decode() for r in parse_split(tmp_path / "data", "test")}
+    assert test_ids == {"box/test/box_0000", "ball/test/ball_0000"}
+
+
+def parse_split(data: Path, split: str) -> list[dict]:
+    spec = {"object_id": tf.io.FixedLenFeature([], tf.string)}
+    files = sorted(str(p) for p in data.glob(f"{split}-*.tfrecord"))
+    return [tf.io.parse_single_example(r, spec) for r in tf.data.TFRecordDataset(files)]
+
+
+def test_shapenet_v1_and_v2_layouts_with_synset_filter(tmp_path):
+    obj = trimesh.exchange.obj.export_obj(trimesh.creation.box(extents=(1, 0.4, 0.5)))
+    for path in ("02958343/m1/model.obj", "02958343/m2/models/model_normalized.obj", "03001627/m3/model.obj"):
+        (tmp_path / path).parent.mkdir(parents=True)
+        (tmp_path / path).write_text(obj)
+    found = {(s.object_id, s.category) for s in discover("shapenet", str(tmp_path))}
+    assert found == {("02958343/m1", "car"), ("02958343/m2", "car"), ("03001627/m3", "chair")}
+    cars = discover("shapenet", str(tmp_path), synsets=("02958343",))
+    assert {s.object_id for s in cars} == {"02958343/m1", "02958343/m2"}
+
+
+def test_r2n2_without_renderings_folder_is_a_user_error(tmp_path):
+    from tfrecords_tools.errors import UserError
+
+    (tmp_path / "ShapeNetVox32").mkdir()
+    with pytest.raises(UserError, match="ShapeNetRendering"):
+        discover("r2n2", str(tmp_path))

@@ -1,0 +1,21 @@
+import csv
+import os
+import subprocess
+import sys
+
+
+def test_quick_experiments_write_curves_and_the_loss_table(tmp_path):
+    out, work = tmp_path / "results", tmp_path / "runs"
+    for experiment in ("architectures", "losses"):
+        done = subprocess.run([sys.executable, "-m", "xmodal.experiments", experiment, "--quick", "--out", str(out),
+                               "--work", str(work)], capture_output=True, text=True, timeout=900,
+                              env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+        assert done.returncode == 0, done.stderr[-3000:]
+    with open(out / "architectures.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["architecture"] for r in rows} == {"1-conv-1-fc", "2-conv-1-fc", "3-conv-1-fc", "2-conv-2-fc"}
+    assert {r["split"] for r in rows} == {"train", "test"}
+    assert (out / "architectures.png").read_bytes()[:4] == b"\x89PNG"
+    table = (out / "losses.md").read_text().splitlines()
+    assert "image->voxel R@1" in table[0] and len(table) == 2 + 7
+    assert any(line.startswith("| lifted |") for line in table) and any(line.startswith("| info_nce |") for line in table)

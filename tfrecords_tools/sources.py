@@ -1,0 +1,111 @@
+"""Finding the objects of an input folder in each supported layout (`convert --format`).
+
+- synth: the built-in layout `<id>/model.obj` (or any mesh file: id = relative path without
+  suffix); category from `--category`, else `metadata.json`, else `object`.
+- shapenet: ShapeNetCore v1 `SYNSET/MODEL_ID/model.obj` or v2
+  `SYNSET/MODEL_ID/models/model_normalized.obj`; category from the synset id.
+- r2n2: 3D-R2N2's data as distributed: `ShapeNetVox32/SYNSET/MODEL_ID/model.binvox` and
+  `ShapeNetRendering/SYNSET/MODEL_ID/rendering/` (their voxels, renders and viewpoints).
+- folder: any tree of .obj/.off/.ply/.stl/.glb; category = the top folder (the class); a
+  `train` or `test` folder on the way (ModelNet's `CLASS/train/NAME.off`) fixes the split.
+"""
+import dataclasses
+import json
+from importlib import resources
+from pathlib import Path
+
+from tfrecords_tools.errors import UserError
+from tfrecords_tools.meshes import MESH_SUFFIXES
+
+FORMATS = ("synth", "shapenet", "r2n2", "folder")
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One object to convert."""
+
+    object_id: str
+    category: str
+    path: str  # the mesh file; for r2n2 the binvox file
+    split: str = ""  # fixed by the layout (ModelNet), else chosen by the seed
+    renderings: str = ""  # r2n2: the folder of the object's renders
+
+
+def synset_names() -> dict[str, str]:
+    """ShapeNetCore synset id -> category name."""
+    text = (resources.files("tfrecords_tools") / "data" / "shapenet_synsets.txt").read_text()
+    return dict(line.split() for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def mesh_files(root: Path) -> list[Path]:
+    """Mesh files under root, sorted."""
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in MESH_SUFFIXES and p.is_file())
+
+
+def synth_sources(root: Path, category: str) -> list[Source]:
+    """The built-in layout."""
+    meta = root / "metadata.json"
+    category = category or (json.loads(meta.read_text()).get("category", "object") if meta.is_file() else "object")
+    sources = []
+    for path in mesh_files(root):
+        rel = path.relative_to(root)
+        object_id = (rel.parent if rel.stem == "model" else rel.with_suffix("")).as_posix()
+        sources.append(Source(object_id, category, str(path)))
+    return sources
+
+
+def shapenet_sources(root: Path, synsets: tuple[str, ...]) -> list[Source]:
+    """ShapeNetCore v1 and v2."""
+    names = synset_names()
+    sources = []
+    for pattern in ("*/*/model.obj", "*/*/models/model_normalized.obj"):
+        for path in sorted(root.glob(pattern)):
+            model = path.parent.parent if path.parent.name == "models" else path.parent
+            synset = model.parent.name
+            if not synsets or synset in synsets:
+                sources.append(Source(f"{synset}/{model.name}", names.get(synset, synset), str(path)))
+    return sources
+
+
+def r2n2_sources(root: Path, synsets: tuple[str, ...]) -> list[Source]:
+    """3D-R2N2's voxels with their renders; a model missing either is left out."""
+    names = synset_names()
+    if not (root / "ShapeNetVox32").is_dir() or not (root / "ShapeNetRendering").is_dir():
+        raise UserError(f"{root} must hold both ShapeNetVox32/ and ShapeNetRendering/ (3D-R2N2's layout)")
+    sources = []
+    for path in sorted((root / "ShapeNetVox32").glob("*/*/model.binvox")):
+        synset, model = path.parent.parent.name, path.parent.name
+        renderings = root / "ShapeNetRendering" / synset / model / "rendering"
+        if (not synsets or synset in synsets) and renderings.is_dir():
+            sources.append(Source(f"{synset}/{model}", names.get(synset, synset), str(path), renderings=str(renderings)))
+    return sources
+
+
+def folder_sources(root: Path, category: str) -> list[Source]:
+    """Any tree of meshes; the class folder is the category, train/test folders fix the split."""
+    sources = []
+    for path in mesh_files(root):
+        rel = path.relative_to(root)
+        parts = rel.parts[:-1]
+        split = next((p for p in parts if p in ("train", "test")), "")
+        cls = parts[0] if parts and parts[0] not in ("train", "test") else (category or "object")
+        sources.append(Source(rel.with_suffix("").as_posix(), cls, str(path), split))
+    return sources
+
+
+def discover(fmt: str, meshes: str, synsets: tuple[str, ...] = (), category: str = "") -> list[Source]:
+    """Every object of the input folder in layout `fmt`; a UserError when there is none."""
+    root = Path(meshes)
+    if not root.is_dir():
+        raise UserError(f"input folder {meshes} does not exist")
+    if fmt not in FORMATS:
+        raise UserError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    found = {"synth": lambda: synth_sources(root, category), "shapenet": lambda: shapenet_sources(root, synsets),
+             "r2n2": lambda: r2n2_sources(root, synsets), "folder": lambda: folder_sources(root, category)}[fmt]()
+    ids = [s.object_id for s in found]
+    if len(set(ids)) != len(ids):
+        duplicate = next(i for i in ids if ids.count(i) > 1)
+        raise UserError(f"two inputs give the object id {duplicate!r}")
+    if not found:
+        raise UserError(f"no objects of --format {fmt} under {meshes}")
+    return found
