@@ -25,5 +25,8 @@ setup(
         "moderngl>=5.10",
         "matplotlib>=3.8",
     ],
-    extras_require={"dev": ["pytest>=8"]},
+    extras_require={
+        "beam": ["apache-beam[tfrecord]>=2.60"],
+        "dev": ["pytest>=8", "apache-beam[tfrecord]>=2.60"],
+    },
 )

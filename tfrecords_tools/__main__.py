@@ -2,7 +2,7 @@
 import argparse
 import os
 
-from tfrecords_tools.config import DEFAULT_VIEWPOINTS
+from tfrecords_tools.config import DEFAULT_VIEWPOINTS, ConvertConfig
 from tfrecords_tools.errors import import_tensorflow_quietly, run_cli
 from tfrecords_tools.sources import FORMATS
 
@@ -42,6 +42,12 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def convert_config(args: argparse.Namespace) -> ConvertConfig:
+    """The ConvertConfig of parsed `convert` flags."""
+    fields = {k: v for k, v in vars(args).items() if k != "command"}
+    return ConvertConfig(**{**fields, "synsets": tuple(args.synsets)})
+
+
 def main() -> None:
     """Parse flags and run one subcommand."""
     args = parser().parse_args()
@@ -51,12 +57,9 @@ def main() -> None:
         synth_dataset(args.out, args.objects, args.seed)
         print(f"wrote {args.objects} meshes to {args.out}")
     elif args.command == "convert":
-        from tfrecords_tools.config import ConvertConfig
         from tfrecords_tools.convert import convert
 
-        fields = vars(args)
-        fields.pop("command")
-        convert(ConvertConfig(**{**fields, "synsets": tuple(args.synsets)}))
+        convert(convert_config(args))
     else:
         from tfrecords_tools.inspect import draw_grid, summary, verify
 

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.manifest import MANIFEST, read_manifest, write_json_atomic
-from tfrecords_tools.objects import ObjectRecord, Skipped, convert_object
+from tfrecords_tools.objects import Skipped, convert_object
 from tfrecords_tools.records import FEATURES, FORMAT_VERSION, encode_example
 from tfrecords_tools.sources import Source, discover
 from tfrecords_tools.shards import estimated_object_bytes, plan_shards, sha256, shard_name, write_shard
@@ -82,21 +82,16 @@ def convert(cfg: ConvertConfig) -> dict:
     if done is not None:
         print(f"{out} already holds this conversion; nothing to do")
         return done
-    sources = discover(cfg.format, cfg.meshes, cfg.synsets, cfg.category)
+    shards = plan(cfg)
     state = out / PROGRESS
     state.mkdir(parents=True, exist_ok=True)
     for stale in out.glob(".*.tmp-*"):  # a shard an interrupted run did not finish
         stale.unlink()
     write_json_atomic(state / "config.json", identity)
-
-    size = estimated_object_bytes(cfg.voxel_res, cfg.image_size, cfg.views)
-    plan = [(split, index, len(shards), items)
-            for split, split_items in split_objects(sources, cfg.test_fraction, cfg.seed).items()
-            for shards in [plan_shards(split_items, size, cfg.shard_mb)] for index, items in enumerate(shards)]
-    pending = [p for p in plan if not (state / f"{shard_name(*p[:3])}.json").is_file()]
+    pending = [p for p in shards if not (state / f"{shard_name(*p[:3])}.json").is_file()]
     jobs = [(source, cfg) for *_, items in pending for source in items]
-    if len(pending) < len(plan):
-        print(f"resuming: {len(plan) - len(pending)} of {len(plan)} shards already written")
+    if len(pending) < len(shards):
+        print(f"resuming: {len(shards) - len(pending)} of {len(shards)} shards already written")
     with tqdm(total=len(jobs), desc="convert", unit="obj") as bar:
         results = counted(imap_spawned(convert_object, jobs, cfg.workers), bar)
         for split, index, count, items in pending:
@@ -105,7 +100,8 @@ def convert(cfg: ConvertConfig) -> dict:
             entry = {"split": split, "file": name, "objects": written, "bytes": (out / name).stat().st_size,
                      "sha256": sha256(out / name), "skipped": skipped}
             write_json_atomic(state / f"{name}.json", entry)
-    manifest = assemble_manifest(cfg, identity, plan, state)
+    entries = [json.loads((state / f"{shard_name(*p[:3])}.json").read_text()) for p in shards]
+    manifest = manifest_of(cfg, entries, [s for e in entries for s in e["skipped"]])
     write_json_atomic(out / MANIFEST, manifest)
     shutil.rmtree(state)
     counts = {s: manifest["splits"][s]["objects"] for s in SPLITS}
@@ -114,9 +110,17 @@ def convert(cfg: ConvertConfig) -> dict:
     return manifest
 
 
-def assemble_manifest(cfg: ConvertConfig, identity: dict, plan: list, state: Path) -> dict:
-    """The manifest from the per-shard progress records."""
-    entries = [json.loads((state / f"{shard_name(*p[:3])}.json").read_text()) for p in plan]
+def plan(cfg: ConvertConfig) -> list[tuple[str, int, int, list[Source]]]:
+    """(split, shard index, shard count, sources) of every shard, train first."""
+    sources = discover(cfg.format, cfg.meshes, cfg.synsets, cfg.category)
+    size = estimated_object_bytes(cfg.voxel_res, cfg.image_size, cfg.views)
+    return [(split, index, len(shards), items)
+            for split, split_items in split_objects(sources, cfg.test_fraction, cfg.seed).items()
+            for shards in [plan_shards(split_items, size, cfg.shard_mb)] for index, items in enumerate(shards)]
+
+
+def manifest_of(cfg: ConvertConfig, entries: list[dict], skipped: list[dict]) -> dict:
+    """The manifest of a conversion from its shard entries ({split, file, objects, bytes, sha256})."""
     splits = {split: {"objects": sum(e["objects"] for e in entries if e["split"] == split),
                       "shards": [{k: e[k] for k in ("file", "objects", "bytes", "sha256")}
                                  for e in entries if e["split"] == split]}
@@ -132,6 +136,6 @@ def assemble_manifest(cfg: ConvertConfig, identity: dict, plan: list, state: Pat
         "viewpoints": Path(cfg.viewpoints).name,
         "features": FEATURES,
         "splits": splits,
-        "skipped": sorted((s for e in entries for s in e["skipped"]), key=lambda s: s["path"]),
-        "config": identity,
+        "skipped": sorted(skipped, key=lambda s: s["path"]),
+        "config": cfg.identity(),
     }

@@ -28,7 +28,8 @@ def encode_example(record: ObjectRecord) -> bytes:
         "images": _bytes(list(record.images)),
         "viewpoints": tf.train.Feature(float_list=tf.train.FloatList(value=record.viewpoints)),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    example = tf.train.Example(features=tf.train.Features(feature=feature))
+    return example.SerializeToString(deterministic=True)  # map keys sorted: the same bytes in every process
 
 
 def parse_spec(views: int) -> dict:

@@ -1,6 +1,7 @@
 """Keras callbacks of a run: TensorBoard scalars per step and checkpoints that stop on a non-finite loss."""
 import math
 import time
+from typing import Callable
 
 import keras
 import tensorflow as tf
@@ -9,12 +10,12 @@ import tensorflow as tf
 class Summaries(keras.callbacks.Callback):
     """Train loss, learning rate and throughput every step; the loss of one test mini-batch every `every` steps."""
 
-    def __init__(self, logdir: str, test_batches: tf.data.Dataset, batch_size: int, every: int = 20,
+    def __init__(self, logdir: str, test_loss: Callable[[], float], batch_size: int, every: int = 20,
                  unit: str = "triplets"):
         super().__init__()
         self.train = tf.summary.create_file_writer(f"{logdir}/train")
         self.test = tf.summary.create_file_writer(f"{logdir}/test")
-        self.test_batches = iter(test_batches)
+        self.test_loss = test_loss  # the loss of the next test mini-batch
         self.batch_size, self.every, self.unit = batch_size, every, unit
         self.last = time.perf_counter()
 
@@ -26,9 +27,8 @@ class Summaries(keras.callbacks.Callback):
             tf.summary.scalar("learning_rate", float(self.model.optimizer.learning_rate.numpy()))
             tf.summary.scalar(f"{self.unit}_per_second", self.batch_size / max(now - self.last, 1e-9))
         if step % self.every == 0:
-            test_loss = self.model.test_on_batch(next(self.test_batches), return_dict=True)["loss"]
             with self.test.as_default(step=step):
-                tf.summary.scalar("loss", test_loss)
+                tf.summary.scalar("loss", self.test_loss())
         self.last = time.perf_counter()
 
     def on_train_end(self, logs: dict | None = None) -> None:

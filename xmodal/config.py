@@ -3,6 +3,7 @@ import dataclasses
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 BATCHES = ("triplets", "objects")
+STRATEGIES = ("mirrored", "multi_worker")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +28,7 @@ class FitConfig:
     learning_rate: float = 1e-3  # Adam's default
     voxel_channels: int = 2  # one-hot (empty, filled) as Table 1, or 1
     precision: str = "float32"
+    strategy: str = "mirrored"  # or multi_worker (a cluster described by TF_CONFIG)
     jit: bool = False
     checkpoint_every: int = 100
     test_every: int = 20  # one test mini-batch every 20 iterations, the report's Figure 4 protocol

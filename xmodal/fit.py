@@ -7,6 +7,9 @@ checkpoints; --resume continues from the last checkpoint with the same step and 
 import argparse
 import dataclasses
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import keras
@@ -16,11 +19,12 @@ from tfrecords_tools.errors import UserError, run_cli
 from tfrecords_tools.manifest import read_manifest, shard_paths, write_json_atomic
 from xmodal.builtin_data import builtin_dataset
 from xmodal.callbacks import Checkpoints, Summaries
-from xmodal.config import BATCHES, PRECISIONS, FitConfig
+from xmodal.config import BATCHES, PRECISIONS, STRATEGIES, FitConfig
 from xmodal.data import check_resolution, object_views, triplets
 from xmodal.embedder import load_embedder
 from xmodal.evaluate import evaluate
 from xmodal.export import write_export
+from xmodal.loop import custom_fit, test_loss_function
 from xmodal.losses import LOSSES
 from xmodal.metrics import table
 from xmodal.models import PRESETS, XModal, build_encoders, preset
@@ -56,6 +60,8 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
     parser.add_argument("--voxel-channels", type=int, choices=(1, 2), default=defaults.voxel_channels,
                         help="2: one-hot (empty, filled) as Table 1; 1: occupancy")
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision, help="Keras dtype policy")
+    parser.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
+                        help="mirrored: the local GPUs or the CPU; multi_worker: a cluster described by TF_CONFIG")
     parser.add_argument("--jit", action="store_true", help="compile the train step with XLA (one replica only)")
     parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every, help="steps between checkpoints")
     parser.add_argument("--test-every", type=int, default=defaults.test_every, help="steps between test-batch losses")
@@ -91,7 +97,14 @@ def check_shards(data: str, manifest: dict) -> None:
 
 
 def strategy_for(cfg: FitConfig) -> tf.distribute.Strategy:
-    """MirroredStrategy over the local GPUs (or the CPU); the default strategy for XLA, which Keras 3.15 needs."""
+    """MirroredStrategy over the local GPUs (or the CPU), MultiWorkerMirroredStrategy from TF_CONFIG, or
+    the default strategy for XLA on one device (Keras 3.15 cannot compile under MirroredStrategy)."""
+    if cfg.strategy == "multi_worker":
+        if cfg.jit:
+            raise UserError("--jit does not work with --strategy multi_worker in Keras 3.15")
+        if not os.environ.get("TF_CONFIG"):
+            raise UserError("--strategy multi_worker needs TF_CONFIG (the cluster and this worker's task)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if not cfg.jit:
         return tf.distribute.MirroredStrategy()
@@ -99,6 +112,15 @@ def strategy_for(cfg: FitConfig) -> tf.distribute.Strategy:
         raise UserError("--jit does not work with MirroredStrategy over several GPUs in Keras 3.15 "
                         "(keras#21366): drop --jit or expose one GPU (CUDA_VISIBLE_DEVICES)")
     return tf.distribute.get_strategy()
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run: the chief, worker 0 of a cluster without one, or a lone process."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief)
 
 
 def prepare_run(cfg: FitConfig, data: str) -> Path:
@@ -124,16 +146,17 @@ def prepare_run(cfg: FitConfig, data: str) -> Path:
 def fit(cfg: FitConfig) -> dict:
     """Train, export, and return {run, export, train_loss, steps}."""
     validate(cfg)
+    strategy = strategy_for(cfg)  # first: a multi-worker strategy must exist before other TensorFlow work
+    chief = is_chief(strategy)
     p = preset(cfg.preset)
     data = cfg.data or builtin_dataset(cfg.synth_objects, p.voxel_res, p.image_size)
     manifest = read_manifest(data)
     check_resolution(manifest, data, p.voxel_res, p.image_size)
     check_shards(data, manifest)
-    run = prepare_run(cfg, data)
+    run = prepare_run(cfg, data) if chief else Path(tempfile.mkdtemp(prefix="xmodal-worker-"))
 
     keras.mixed_precision.set_dtype_policy(cfg.precision)
     keras.utils.set_random_seed(cfg.seed)
-    strategy = strategy_for(cfg)
     with strategy.scope():
         voxels, images = build_encoders(cfg.preset, cfg.voxel_channels, cfg.normalized)
         model = XModal(voxels, images, cfg.loss, cfg.margin, cfg.temperature)
@@ -141,31 +164,47 @@ def fit(cfg: FitConfig) -> dict:
         model.optimizer.build(model.trainable_variables)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
         manager = tf.train.CheckpointManager(checkpoint, str(run / "checkpoints"), max_to_keep=3)
-        if cfg.resume:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        if cfg.resume:  # every worker reads the chief's checkpoints
+            latest = tf.train.latest_checkpoint(str(Path(cfg.run_dir) / "checkpoints"))
+            checkpoint.restore(latest).assert_existing_objects_matched()
     start = int(model.optimizer.iterations.numpy())
     train = batches(cfg, data, "train", objects_per_batch(cfg), cfg.seed, start)
     test_size = min(objects_per_batch(cfg), manifest_objects(data, "test"))
     callbacks = [Checkpoints(manager, cfg.checkpoint_every)]
     if test_size >= 2:
         test = batches(cfg, data, "test", test_size, cfg.seed + 1, 0)
-        callbacks.insert(0, Summaries(str(run / "logs"), test, objects_per_batch(cfg), cfg.test_every,
-                                      "triplets" if cfg.batch_kind == "triplets" else "objects"))
+        callbacks.insert(0, Summaries(str(run / "logs"), test_loss(cfg, model, strategy, test), objects_per_batch(cfg),
+                                      cfg.test_every, "triplets" if cfg.batch_kind == "triplets" else "objects"))
     history = {}
     if start < cfg.steps:
         print(f"training {cfg.preset} with {cfg.loss} on {cfg.batch_kind} batches of {data}: steps {start}..{cfg.steps}, "
               f"{strategy.num_replicas_in_sync} replica(s), precision {cfg.precision}, jit {cfg.jit}")
-        history = model.fit(train, epochs=1, steps_per_epoch=cfg.steps - start, callbacks=callbacks,
-                            shuffle=False).history
+        if cfg.strategy == "multi_worker":
+            history = custom_fit(model, strategy, train, cfg.steps - start, callbacks)
+        else:
+            history = model.fit(train, epochs=1, steps_per_epoch=cfg.steps - start, callbacks=callbacks,
+                                shuffle=False).history
     diverged = callbacks[-1].diverged_at
     if diverged is not None:
         raise UserError(f"the loss became non-finite at step {diverged}; the last good checkpoint is "
                         f"{manager.latest_checkpoint} (lower --learning-rate, then --resume)")
+    steps = int(model.optimizer.iterations.numpy())
+    if not chief:  # other workers wrote checkpoints and logs to a scratch folder only
+        shutil.rmtree(run, ignore_errors=True)
+        return {"run": None, "export": None, "steps": steps, "train_loss": history.get("loss", [None])[-1]}
     write_export(voxels, images, cfg.export_dir, manifest["views"])
     metrics = report(cfg, data, run)
     print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {cfg.export_dir}")
-    return {"run": str(run), "export": cfg.export_dir, "steps": int(model.optimizer.iterations.numpy()),
+    return {"run": str(run), "export": cfg.export_dir, "steps": steps,
             "train_loss": history.get("loss", [None])[-1], "metrics": metrics}
+
+
+def test_loss(cfg: FitConfig, model: XModal, strategy: tf.distribute.Strategy, test: tf.data.Dataset):
+    """A function giving the loss of the next test mini-batch."""
+    if cfg.strategy == "multi_worker":
+        return test_loss_function(model, strategy, test)
+    batches_left = iter(test)
+    return lambda: float(model.test_on_batch(next(batches_left), return_dict=True)["loss"])
 
 
 def objects_per_batch(cfg: FitConfig) -> int:
@@ -177,9 +216,13 @@ def batches(cfg: FitConfig, data: str, split: str, objects: int, seed: int, star
     """The input stream of the run's batch kind."""
     p = preset(cfg.preset)
     if cfg.batch_kind == "triplets":
-        return triplets(data, split, objects, p.voxel_res, p.image_size, seed, start, cfg.shuffle_buffer)
-    return object_views(data, split, objects, cfg.views_per_object, p.voxel_res, p.image_size, seed, start,
-                        cfg.shuffle_buffer)
+        stream = triplets(data, split, objects, p.voxel_res, p.image_size, seed, start, cfg.shuffle_buffer)
+    else:
+        stream = object_views(data, split, objects, cfg.views_per_object, p.voxel_res, p.image_size, seed, start,
+                              cfg.shuffle_buffer)
+    options = tf.data.Options()  # workers split each global batch, rather than reading different files
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return stream.with_options(options)
 
 
 def report(cfg: FitConfig, data: str, run: Path) -> dict:

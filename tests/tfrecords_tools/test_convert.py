@@ -61,9 +61,13 @@ def test_corrupt_mesh_is_skipped_and_listed(tiny_data):
     assert manifest["splits"]["train"]["objects"] + manifest["splits"]["test"]["objects"] == 12
 
 
-def test_same_seed_gives_identical_shards(tiny_meshes, tiny_data, tmp_path):
-    convert(ConvertConfig(meshes=tiny_meshes, out=str(tmp_path / "again"), **{**TINY, "workers": 1}))
-    assert shard_bytes(str(tmp_path / "again")) == shard_bytes(tiny_data)
+def test_same_seed_gives_identical_shards_in_another_process(tiny_meshes, tiny_data, tmp_path):
+    again = tmp_path / "again"
+    flags = ["--voxel-res", "32", "--image-size", "64", "--views", "4", "--workers", "1", "--seed", "3"]
+    done = subprocess.run([sys.executable, "-m", "tfrecords_tools", "convert", "--meshes", tiny_meshes,
+                           "--out", str(again), *flags], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert shard_bytes(str(again)) == shard_bytes(tiny_data)
 
 
 def test_interrupted_conversion_resumes_to_identical_output(tiny_meshes, tiny_data, tmp_path, monkeypatch):

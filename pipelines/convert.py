@@ -1,0 +1,98 @@
+"""`python -m pipelines.convert`: the conversion of `tfrecords_tools convert` as an Apache Beam pipeline.
+
+Same flags as `python -m tfrecords_tools convert`, plus Beam's pipeline options (`--runner
+DirectRunner` here; DataflowRunner, FlinkRunner or SparkRunner at scale: only these options
+change, see docs/scale.md). The per-object work is `tfrecords_tools.objects.convert_object`,
+the one the local converter runs, so both write the same examples for the same input and seed;
+Beam decides which shard holds which example. The manifest is written once the shards exist.
+"""
+import json
+import multiprocessing
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from tfrecords_tools.__main__ import convert_config, parser as convert_parser
+from tfrecords_tools.config import ConvertConfig
+from tfrecords_tools.convert import manifest_of, plan, validate
+from tfrecords_tools.errors import run_cli
+from tfrecords_tools.inspect import count_records
+from tfrecords_tools.manifest import MANIFEST, write_json_atomic
+from tfrecords_tools.objects import ObjectRecord, Skipped, convert_object
+from tfrecords_tools.records import encode_example
+from tfrecords_tools.shards import sha256
+from tfrecords_tools.workers import children_without_tensorflow
+
+SKIPPED = ".beam-skipped"
+
+
+class ConvertObjects(beam.DoFn):
+    """convert_object in a spawned child process (rendering must not share a process with TensorFlow)."""
+
+    def setup(self) -> None:
+        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+
+    def process(self, job: tuple):
+        with children_without_tensorflow():
+            future = self.pool.submit(convert_object, *job)
+        yield future.result()
+
+    def teardown(self) -> None:
+        self.pool.shutdown()
+
+
+def build(pipeline: beam.Pipeline, cfg: ConvertConfig, shards: dict[str, list]) -> None:
+    """Per split: convert objects, write the records into the planned number of shards, and the skipped inputs."""
+    out = Path(cfg.out)
+    for split, items in shards.items():
+        results = (pipeline
+                   | f"{split}: objects" >> beam.Create([(source, cfg) for shard in items for source in shard])
+                   | f"{split}: spread" >> beam.Reshuffle()
+                   | f"{split}: convert" >> beam.ParDo(ConvertObjects()))
+        (results
+         | f"{split}: records" >> beam.Filter(lambda r: isinstance(r, ObjectRecord))
+         | f"{split}: encode" >> beam.Map(encode_example)
+         | f"{split}: write" >> beam.io.WriteToTFRecord(str(out / split), coder=beam.coders.BytesCoder(),
+                                                        file_name_suffix=".tfrecord", num_shards=len(items),
+                                                        shard_name_template="-SSSSS-of-NNNNN"))
+        (results
+         | f"{split}: skipped" >> beam.Filter(lambda r: isinstance(r, Skipped))
+         | f"{split}: describe" >> beam.Map(lambda s: json.dumps({"path": s.path, "reason": s.reason}))
+         | f"{split}: list skipped" >> beam.io.WriteToText(str(out / f"{SKIPPED}-{split}"), shard_name_template=""))
+
+
+def run(cfg: ConvertConfig, beam_args: list[str]) -> dict:
+    """Run the pipeline, then write manifest.json; return it."""
+    validate(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    shards = {split: [items for s, _, _, items in plan(cfg) if s == split] for split in ("train", "test")}
+    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
+        build(pipeline, cfg, shards)
+    entries, skipped = [], []
+    for split in shards:
+        listing = out / f"{SKIPPED}-{split}"
+        skipped += [json.loads(line) for line in listing.read_text().splitlines() if line]
+        listing.unlink()
+        for path in sorted(out.glob(f"{split}-*.tfrecord")):
+            entries.append({"split": split, "file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path),
+                            "objects": count_records(path)})
+    manifest = manifest_of(cfg, entries, skipped)
+    write_json_atomic(out / MANIFEST, manifest)
+    print(f"wrote {out}: {manifest['splits']['train']['objects']} train, {manifest['splits']['test']['objects']} test "
+          f"objects; {len(skipped)} inputs skipped")
+    return manifest
+
+
+def main() -> None:
+    """Parse our flags (those of `tfrecords_tools convert`) and pass the rest to Beam."""
+    parser = convert_parser()
+    args, beam_args = parser.parse_known_args(["convert", *sys.argv[1:]])
+    run(convert_config(args), beam_args)
+
+
+if __name__ == "__main__":
+    run_cli(main)
