@@ -6,16 +6,23 @@ change, see docs/scale.md). The per-object work is `tfrecords_tools.objects.conv
 the one the local converter runs, so both write the same examples for the same input and seed;
 Beam decides which shard holds which example. The manifest is written once the shards exist.
 """
+import argparse
 import json
+import logging
 import multiprocessing
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import apache_beam as beam
+from tfrecords_tools.errors import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before Beam, which imports TensorFlow too
+logging.disable(logging.WARNING)  # Beam's import warns about Google Cloud clients we do not use
+import apache_beam as beam  # noqa: E402
+
+logging.disable(logging.NOTSET)
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from tfrecords_tools.__main__ import convert_config, parser as convert_parser
+from tfrecords_tools.cli import add_convert_arguments, convert_config
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import manifest_of, plan, validate
 from tfrecords_tools.errors import run_cli
@@ -89,8 +96,10 @@ def run(cfg: ConvertConfig, beam_args: list[str]) -> dict:
 
 def main() -> None:
     """Parse our flags (those of `tfrecords_tools convert`) and pass the rest to Beam."""
-    parser = convert_parser()
-    args, beam_args = parser.parse_known_args(["convert", *sys.argv[1:]])
+    parser = argparse.ArgumentParser(prog="python -m pipelines.convert", description=__doc__,
+                                     epilog="Other flags (--runner, --project, ...) go to Beam's PipelineOptions.")
+    add_convert_arguments(parser)
+    args, beam_args = parser.parse_known_args()
     run(convert_config(args), beam_args)
 
 

@@ -1,0 +1,74 @@
+"""The command line of `python -m tfrecords_tools synth|convert|inspect`: flags map onto the config dataclasses."""
+import argparse
+import os
+
+from tfrecords_tools.config import DEFAULT_VIEWPOINTS, ConvertConfig
+from tfrecords_tools.sources import FORMATS
+
+
+def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `convert` (also those of the Beam pipeline)."""
+    parser.add_argument("--meshes", required=True, help="input folder, in the layout of --format")
+    parser.add_argument("--out", required=True, help="output folder for shards and manifest.json")
+    parser.add_argument("--format", choices=FORMATS, default="synth",
+                        help="input layout: synth (<id>/model.obj), shapenet (v1/v2), r2n2 (ShapeNetVox32 + "
+                             "ShapeNetRendering), folder (any tree, class folders, ModelNet splits)")
+    parser.add_argument("--synsets", nargs="*", default=(), help="shapenet/r2n2: only these synset ids")
+    parser.add_argument("--voxel-res", type=int, default=96, help="voxel grid resolution (default 96)")
+    parser.add_argument("--image-size", type=int, default=486, help="render size in pixels (default 486)")
+    parser.add_argument("--views", type=int, default=12, help="renders per object (default 12)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    parser.add_argument("--test-fraction", type=float, default=0.2, help="share of objects held out (default 0.2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split, viewpoints and backgrounds")
+    parser.add_argument("--viewpoints", default=DEFAULT_VIEWPOINTS, help="viewpoint statistics file (default: cars)")
+    parser.add_argument("--background", choices=("random", "white"), default="random", help="image background")
+    parser.add_argument("--category", default="", help="category name (default: metadata.json or 'object')")
+    parser.add_argument("--shard-mb", type=float, default=150.0, help="target shard size in MB (default 150)")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of all subcommands."""
+    top = argparse.ArgumentParser(prog="python -m tfrecords_tools",
+                                  description="Meshes -> solid voxels + renders -> sharded TFRecords (docs/format.md).")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    synth = sub.add_parser("synth", help="write the built-in synthetic car meshes")
+    synth.add_argument("--out", required=True, help="folder to write <object_id>/model.obj into")
+    synth.add_argument("--objects", type=int, default=100, help="number of cars (default 100)")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    add_convert_arguments(sub.add_parser("convert", help="meshes -> voxels + renders -> sharded TFRecords + manifest.json"))
+
+    inspect = sub.add_parser("inspect", help="verify shards against the manifest and summarise")
+    inspect.add_argument("data", help="converted dataset folder")
+    inspect.add_argument("--grid", help="also draw renders beside their voxels into this PNG")
+    inspect.add_argument("--split", default="test", help="split drawn by --grid (default test)")
+    return top
+
+
+def convert_config(args: argparse.Namespace) -> ConvertConfig:
+    """The ConvertConfig of parsed `convert` flags."""
+    fields = {k: v for k, v in vars(args).items() if k != "command"}
+    return ConvertConfig(**{**fields, "synsets": tuple(args.synsets)})
+
+
+def main() -> None:
+    """Parse flags and run one subcommand."""
+    args = parser().parse_args()
+    if args.command == "synth":
+        from tfrecords_tools.synth import synth_dataset
+
+        synth_dataset(args.out, args.objects, args.seed)
+        print(f"wrote {args.objects} meshes to {args.out}")
+    elif args.command == "convert":
+        from tfrecords_tools.convert import convert
+
+        convert(convert_config(args))
+    else:
+        from tfrecords_tools.inspect import draw_grid, summary, verify
+
+        print(summary(verify(args.data)))
+        print("all shards verified")
+        if args.grid:
+            draw_grid(args.data, args.grid, args.split)
+
