@@ -81,6 +81,8 @@ def validate(cfg: FitConfig) -> None:
         raise UserError("--batch-size and --objects-per-batch must be at least 2 (negatives come from other objects)")
     if cfg.batch_kind == "triplets" and cfg.loss != "triplet":
         raise UserError(f"--loss {cfg.loss} compares all pairs of a batch: it needs --batches objects")
+    if cfg.strategy == "multi_worker" and not cfg.data:
+        raise UserError("--strategy multi_worker needs --data (a dataset every worker can read)")
     if cfg.views_per_object < 1:
         raise UserError("--views-per-object must be at least 1")
     if cfg.steps < 1 or cfg.checkpoint_every < 1 or cfg.test_every < 1:

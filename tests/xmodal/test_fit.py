@@ -110,3 +110,13 @@ def test_non_finite_loss_stops_and_keeps_no_bad_checkpoint(tiny_data, tmp_path):
     with pytest.raises(UserError, match="non-finite at step 1"):
         fit(cfg)
     assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")) is None
+
+
+def test_mixed_bfloat16_with_xla_trains_and_exports(tiny_data, tmp_path):
+    result = fit(FitConfig(data=tiny_data, steps=3, out=str(tmp_path / "run"), export=str(tmp_path / "sm"),
+                           precision="mixed_bfloat16", jit=True, **TINY_FIT))
+    keras.mixed_precision.set_dtype_policy("float32")
+    assert result["steps"] == 3 and np.isfinite(result["train_loss"])
+    encoder = keras.saving.load_model(tmp_path / "sm" / "image_encoder.keras", safe_mode=True)
+    assert encoder.get_layer("conv1a").compute_dtype == "bfloat16"
+    assert encoder.output.dtype == "float32"  # the embedding layer stays float32
