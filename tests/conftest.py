@@ -41,6 +41,6 @@ def tiny_model(tiny_data, tmp_path_factory) -> str:
     from xmodal.fit import fit
 
     root = tmp_path_factory.mktemp("model")
-    fit(FitConfig(data=tiny_data, preset="small", steps=10, batch_size=4, out=str(root / "run"),
+    fit(FitConfig(data=tiny_data, preset="small", loss="triplet", steps=10, batch_size=4, out=str(root / "run"),
                   export=str(root / "export")))
     return str(root / "export")

@@ -12,13 +12,13 @@ class FitConfig:
 
     data: str = ""  # converted dataset; empty: the built-in synthetic cars, made once and cached
     preset: str = "small"
-    steps: int = 1500
+    steps: int = 3000
     batch_size: int = 24  # triplets per global mini-batch, as the report
     out: str = ""  # run directory; empty: runs/<preset>
     export: str = ""  # export directory; empty: saved_models/<run name>
     seed: int = 0
     resume: bool = False
-    loss: str = "triplet"  # a name of xmodal.losses.LOSSES
+    loss: str = "info_nce"  # a name of xmodal.losses.LOSSES; the best in docs/results.md ("triplet": eq. (1))
     batches: str = ""  # "triplets" (the report's) or "objects" (P x K); empty: triplets for `triplet`, else objects
     objects_per_batch: int = 16  # P of P x K batches
     views_per_object: int = 3  # K of P x K batches
@@ -30,7 +30,7 @@ class FitConfig:
     precision: str = "float32"
     strategy: str = "mirrored"  # or multi_worker (a cluster described by TF_CONFIG)
     jit: bool = False
-    checkpoint_every: int = 100
+    checkpoint_every: int = 500
     test_every: int = 20  # one test mini-batch every 20 iterations, the report's Figure 4 protocol
     shuffle_buffer: int = 256
     synth_objects: int = 400  # size of the built-in dataset

@@ -15,7 +15,7 @@ from xmodal.fit import fit
 from xmodal.losses import triplet_loss
 from xmodal.models import XModal, build_encoders
 
-TINY_FIT = dict(preset="small", batch_size=4, checkpoint_every=10, test_every=5)
+TINY_FIT = dict(preset="small", loss="triplet", batch_size=4, checkpoint_every=10, test_every=5)
 
 
 def event_tags(logdir: Path) -> set[str]:
@@ -42,12 +42,13 @@ def encoder_weights(export: str) -> list[np.ndarray]:
 def test_cli_trains_logs_checkpoints_and_exports(tiny_data, tmp_path):
     run, export = tmp_path / "run", tmp_path / "sm"
     done = subprocess.run([sys.executable, "-m", "xmodal.fit", "--data", tiny_data, "--preset", "small", "--steps", "40",
-                           "--batch-size", "4", "--out", str(run), "--export", str(export)],
+                           "--loss", "triplet", "--batch-size", "4", "--out", str(run), "--export", str(export)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((run / "config.json").read_text())["steps"] == 40
     assert {"train/loss", "test/loss", "train/learning_rate", "train/triplets_per_second"} <= event_tags(run / "logs")
     assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-40")
+    assert json.loads((run / "config.json").read_text())["loss"] == "triplet"
     loaded = tf.saved_model.load(str(export))
     embedding = loaded.signatures["embed_voxels"](voxels=tf.zeros((3, 32, 32, 32), tf.uint8))["embedding"]
     assert embedding.shape == (3, 128)
@@ -120,3 +121,13 @@ def test_mixed_bfloat16_with_xla_trains_and_exports(tiny_data, tmp_path):
     encoder = keras.saving.load_model(tmp_path / "sm" / "image_encoder.keras", safe_mode=True)
     assert encoder.get_layer("conv1a").compute_dtype == "bfloat16"
     assert encoder.output.dtype == "float32"  # the embedding layer stays float32
+
+
+def test_default_loss_trains_on_object_batches_and_exports_unit_embeddings(tiny_data, tmp_path):
+    result = fit(FitConfig(data=tiny_data, steps=5, objects_per_batch=4, views_per_object=2, out=str(tmp_path / "run"),
+                           export=str(tmp_path / "sm"), checkpoint_every=5, test_every=5))
+    assert FitConfig().loss == "info_nce" and result["steps"] == 5
+    model = tf.saved_model.load(str(tmp_path / "sm"))
+    embedding = model.signatures["embed_images"](images=tf.ones((2, 64, 64, 3), tf.uint8))["embedding"].numpy()
+    np.testing.assert_allclose(np.linalg.norm(embedding, axis=1), 1.0, rtol=1e-5)
+    assert set(result["metrics"]) >= {"image_to_voxel", "voxel_to_image", "modality_gap"}

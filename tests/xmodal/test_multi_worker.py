@@ -21,7 +21,7 @@ def free_ports(count: int) -> list[int]:
 
 def fit_command(data: str, run: str, export: str, steps: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "xmodal.fit", "--data", data, "--steps", str(steps), "--batch-size", "4",
-            "--out", run, "--export", export, "--checkpoint-every", "3", "--test-every", "2", *extra]
+            "--out", run, "--export", export, "--checkpoint-every", "3", "--test-every", "2", "--loss", "triplet", *extra]
 
 
 def run_cluster(command: list[str]) -> list[str]:
