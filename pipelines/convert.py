@@ -7,6 +7,7 @@ the one the local converter runs, so both write the same examples for the same i
 Beam decides which shard holds which example. The manifest is written once the shards exist.
 """
 import argparse
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -67,7 +68,7 @@ def build(pipeline: beam.Pipeline, cfg: ConvertConfig, shards: dict[str, list]) 
                                                         shard_name_template="-SSSSS-of-NNNNN"))
         (results
          | f"{split}: skipped" >> beam.Filter(lambda r: isinstance(r, Skipped))
-         | f"{split}: describe" >> beam.Map(lambda s: json.dumps({"path": s.path, "reason": s.reason}))
+         | f"{split}: describe" >> beam.Map(lambda s: json.dumps(dataclasses.asdict(s)))
          | f"{split}: list skipped" >> beam.io.WriteToText(str(out / f"{SKIPPED}-{split}"), shard_name_template=""))
 
 

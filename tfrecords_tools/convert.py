@@ -1,4 +1,5 @@
 """`convert`: a folder of meshes -> sharded TFRecords + manifest.json, resumable and deterministic."""
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -69,7 +70,7 @@ def shard_examples(results: Iterator, count: int, skipped: list) -> Iterator[byt
     for _ in range(count):
         result = next(results)
         if isinstance(result, Skipped):
-            skipped.append({"path": result.path, "reason": result.reason})
+            skipped.append(dataclasses.asdict(result))
         else:
             yield encode_example(result)
 
