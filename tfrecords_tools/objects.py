@@ -16,6 +16,7 @@ from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.meshes import BadMesh, load_mesh
 from tfrecords_tools.sources import Source
 from tfrecords_tools.viewpoints import ViewpointSampler
+from tfrecords_tools.voxel_mesh import voxel_mesh
 from tfrecords_tools.voxelize import voxelize
 
 PNG_COMPRESS_LEVEL = 3  # zlib level: most of the size gain of level 6 at a third of its time
@@ -78,7 +79,7 @@ def convert_object(source: Source, cfg: ConvertConfig) -> ObjectRecord | Skipped
 
 def mesh_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
     """Voxelise and render one mesh file."""
-    from tfrecords_tools.render import renderer
+    from tfrecords_tools.render import renderer  # OpenGL only in worker processes (see render.py)
 
     mesh = load_mesh(Path(source.path))
     voxels = voxelize(mesh.vertices, mesh.faces, cfg.voxel_res)  # (R, R, R) bool
@@ -123,7 +124,6 @@ def record(source: Source, cfg: ConvertConfig, voxels: np.ndarray, images: tuple
 
 def render_voxels(voxels: np.ndarray, viewpoint: np.ndarray, size: int) -> np.ndarray:
     """An (S, S, 3) uint8 picture of a voxel grid's surface on white, to show what the voxels hold."""
-    from tfrecords_tools.render import renderer
-    from tfrecords_tools.voxel_mesh import voxel_mesh
+    from tfrecords_tools.render import renderer  # OpenGL only in worker processes (see render.py)
 
     return renderer(size).render(voxel_mesh(voxels), viewpoint, np.full(3, 255, np.uint8))

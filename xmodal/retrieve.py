@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from tfrecords_tools.errors import UserError, run_cli
+from tfrecords_tools.manifest import read_manifest
 from tfrecords_tools.read import dataset
 from xmodal.embedder import Embedder, embed_split, load_embedder
 from xmodal.metrics import pairwise_distances
@@ -16,8 +17,6 @@ TILE = 160  # pixels per picture in the --out grid
 
 def build_index(embedder: Embedder, data: str) -> dict:
     """Voxel embeddings of every object of every split of `data`."""
-    from tfrecords_tools.manifest import read_manifest
-
     parts = [embed_split(embedder, data, split) for split, s in read_manifest(data)["splits"].items() if s["objects"]]
     return {"embeddings": np.concatenate([p.voxels for p in parts]),
             "object_ids": np.concatenate([p.object_ids for p in parts]),
@@ -50,8 +49,6 @@ def nearest(index: dict, query: np.ndarray, k: int) -> list[tuple[str, str, floa
 
 def first_renders(data: str, object_ids: list[str]) -> dict[str, np.ndarray]:
     """The first render of each listed object, searched through every split."""
-    from tfrecords_tools.manifest import read_manifest
-
     wanted, found = set(object_ids), {}
     for split in read_manifest(data)["splits"]:
         for row in dataset(data, split).as_numpy_iterator():
