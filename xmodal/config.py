@@ -33,7 +33,7 @@ class FitConfig:
     checkpoint_every: int = 500
     test_every: int = 20  # one test mini-batch every 20 iterations, the report's Figure 4 protocol
     shuffle_buffer: int = 256
-    synth_objects: int = 400  # size of the built-in dataset
+    synth_objects: int = 2000  # size of the built-in dataset: more objects, less memorising (docs/results.md)
 
     @property
     def batch_kind(self) -> str:
