@@ -60,8 +60,6 @@ class SplitEmbeddings:
     categories: np.ndarray  # (N,) str
     images: np.ndarray  # (M, 128)
     image_objects: np.ndarray  # (M,) index into object_ids
-    views: np.ndarray  # (M,) view index
-    viewpoints: np.ndarray  # (M, 4)
 
 
 def check_data_matches(embedder: Embedder, data: str) -> dict:
@@ -73,23 +71,17 @@ def check_data_matches(embedder: Embedder, data: str) -> dict:
     return manifest
 
 
-def embed_split(embedder: Embedder, data: str, split: str, objects: int | None = None) -> SplitEmbeddings:
-    """Embed the first `objects` (default all) objects of a split."""
-    check_data_matches(embedder, data)
-    rows = dataset(data, split)
-    if objects is not None:
-        rows = rows.take(objects)
-    parts = {"voxels": [], "images": [], "ids": [], "categories": [], "viewpoints": []}
-    for batch in rows.batch(BATCH).as_numpy_iterator():
+def embed_split(embedder: Embedder, data: str, split: str) -> SplitEmbeddings:
+    """Embed every object (voxels and all views) of a split."""
+    views = check_data_matches(embedder, data)["views"]
+    parts = {"voxels": [], "images": [], "ids": [], "categories": []}
+    for batch in dataset(data, split).batch(BATCH).as_numpy_iterator():
         n, v = batch["images"].shape[:2]
         parts["voxels"].append(embedder.voxels(batch["voxels"]))  # (n, 128)
         parts["images"].append(embedder.images(batch["images"].reshape(n * v, *batch["images"].shape[2:])))
         parts["ids"] += [i.decode() for i in batch["object_id"]]
         parts["categories"] += [c.decode() for c in batch["category"]]
-        parts["viewpoints"].append(batch["viewpoints"].reshape(n * v, 4))
     if not parts["ids"]:
         raise UserError(f"split {split!r} of {data} is empty")
-    count, views = len(parts["ids"]), len(parts["images"][0]) // len(parts["voxels"][0])
     return SplitEmbeddings(np.concatenate(parts["voxels"]), np.array(parts["ids"]), np.array(parts["categories"]),
-                           np.concatenate(parts["images"]), np.repeat(np.arange(count), views),
-                           np.tile(np.arange(views), count), np.concatenate(parts["viewpoints"]))
+                           np.concatenate(parts["images"]), np.repeat(np.arange(len(parts["ids"])), views))
