@@ -12,7 +12,7 @@ class FitConfig:
 
     data: str = ""  # converted dataset; empty: the built-in synthetic cars, made once and cached
     preset: str = "small"
-    steps: int = 3000
+    steps: int = 6000
     batch_size: int = 24  # triplets per global mini-batch, as the report
     out: str = ""  # run directory; empty: runs/<preset>
     export: str = ""  # export directory; empty: saved_models/<run name>
