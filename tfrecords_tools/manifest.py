@@ -32,3 +32,8 @@ def shard_paths(data_dir: str, manifest: dict, split: str) -> list[Path]:
     if split not in manifest["splits"]:
         raise UserError(f"{data_dir} has no split {split!r}; it has {sorted(manifest['splits'])}")
     return [Path(data_dir) / shard["file"] for shard in manifest["splits"][split]["shards"]]
+
+
+def object_count(manifest: dict, split: str) -> int:
+    """Number of objects in one split (0 when the split is absent)."""
+    return manifest["splits"].get(split, {}).get("objects", 0)

@@ -16,7 +16,7 @@ from typing import Callable
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.manifest import read_manifest, shard_paths
+from tfrecords_tools.manifest import object_count, read_manifest, shard_paths
 from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
 
 
@@ -33,7 +33,7 @@ def object_batches(data_dir: str, split: str, objects: int, voxel_res: int, imag
     """Endless make(step, parsed batch of `objects` distinct objects, views), from `start_step` on."""
     manifest = read_manifest(data_dir)
     check_resolution(manifest, data_dir, voxel_res, image_size)
-    count = manifest["splits"].get(split, {}).get("objects", 0)
+    count = object_count(manifest, split)
     if count < max(objects, 2):
         raise UserError(f"split {split!r} of {data_dir} has {count} objects; a batch needs {max(objects, 2)} "
                         "distinct objects: use smaller batches or convert more objects")

@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError, run_cli
-from tfrecords_tools.manifest import read_manifest, shard_paths, write_json_atomic
+from tfrecords_tools.manifest import object_count, read_manifest, shard_paths, write_json_atomic
 from xmodal.builtin_data import builtin_dataset
 from xmodal.callbacks import Checkpoints, Summaries
 from xmodal.config import BATCHES, PRECISIONS, STRATEGIES, FitConfig
@@ -171,7 +171,7 @@ def fit(cfg: FitConfig) -> dict:
             checkpoint.restore(latest).assert_existing_objects_matched()
     start = int(model.optimizer.iterations.numpy())
     train = batches(cfg, data, "train", objects_per_batch(cfg), cfg.seed, start)
-    test_size = min(objects_per_batch(cfg), manifest_objects(data, "test"))
+    test_size = min(objects_per_batch(cfg), object_count(manifest, "test"))
     callbacks = [Checkpoints(manager, cfg.checkpoint_every)]
     if test_size >= 2:
         test = batches(cfg, data, "test", test_size, cfg.seed + 1, 0)
@@ -195,7 +195,7 @@ def fit(cfg: FitConfig) -> dict:
         shutil.rmtree(run, ignore_errors=True)
         return {"run": None, "export": None, "steps": steps, "train_loss": history.get("loss", [None])[-1]}
     write_export(voxels, images, cfg.export_dir, manifest["views"])
-    metrics = report(cfg, data, run)
+    metrics = report(cfg, data, run, manifest)
     print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {cfg.export_dir}")
     return {"run": str(run), "export": cfg.export_dir, "steps": steps,
             "train_loss": history.get("loss", [None])[-1], "metrics": metrics}
@@ -227,9 +227,9 @@ def batches(cfg: FitConfig, data: str, split: str, objects: int, seed: int, star
     return stream.with_options(options)
 
 
-def report(cfg: FitConfig, data: str, run: Path) -> dict:
+def report(cfg: FitConfig, data: str, run: Path, manifest: dict) -> dict:
     """Evaluate the export on the test split (printed, and saved as metrics.json) and write the projector files."""
-    if manifest_objects(data, "test") < 2:
+    if object_count(manifest, "test") < 2:
         print("test split has fewer than 2 objects: no evaluation")
         return {}
     embedder = load_embedder(cfg.export_dir)
@@ -239,10 +239,6 @@ def report(cfg: FitConfig, data: str, run: Path) -> dict:
     write_projector(str(run / "logs"), gather(embedder, data, "test", PROJECTOR_OBJECTS))
     return metrics
 
-
-def manifest_objects(data: str, split: str) -> int:
-    """Number of objects in one split."""
-    return read_manifest(data)["splits"].get(split, {}).get("objects", 0)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import tensorflow as tf
 from PIL import Image
 from tensorboard.plugins import projector
 
+from tfrecords_tools.atomic import temporary_name
 from tfrecords_tools.objects import render_voxels
 from tfrecords_tools.read import dataset
 from tfrecords_tools.workers import imap_spawned
@@ -82,7 +83,7 @@ def write_tsne(path: str, gathered: dict, seed: int = 0) -> None:
         axes.scatter(*points[mine & is_voxel].T, s=260, marker="*", color=colours(i % 10), edgecolors="black")
     axes.set_title("t-SNE of test images (dots) and their voxels (stars)")
     axes.legend(fontsize=6, loc="best")
-    tmp = f"{path}.tmp-{os.getpid()}.png"
-    figure.savefig(tmp, dpi=110)
+    tmp = temporary_name(Path(path))
+    figure.savefig(tmp, dpi=110, format="png")
     plt.close(figure)
     os.replace(tmp, path)
