@@ -1,14 +1,22 @@
 """Train-step throughput (triplets/s) for the `small` and `paper` presets.
 
 (a) from TFRecords through xmodal/data.py, (b) from one batch already in memory (the upper bound
-of the input pipeline), (c) the same networks, loss and optimizer written in PyTorch, the peer,
-all in the same run. Medians over timed steps after warm-up.
+of the input pipeline), (c) the same networks, loss and optimizer written in PyTorch, the peer.
+The TensorFlow model is the one `python -m xmodal.fit --loss triplet` trains (same strategy,
+optimizer and input). The three are timed in turns, `--rounds` times, so that a noisy machine
+slows all of them alike; figures are medians over all timed steps, ratios are of those medians.
 """
 import argparse
+import dataclasses
+import importlib.util
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import xmodal  # noqa: F401  (first: quiet TensorFlow start-up)
 
@@ -17,8 +25,9 @@ import tensorflow as tf
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
 from tfrecords_tools.synth import synth_dataset
-from xmodal.data import triplets
-from xmodal.models import PRESETS, Branch, XModal, build_encoders
+from xmodal.config import FitConfig
+from xmodal.fit import batches, compiled_model, strategy_for
+from xmodal.models import PRESETS
 
 
 class StepTimes(keras.callbacks.Callback):
@@ -36,92 +45,86 @@ class StepTimes(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self.last)
 
 
-def keras_rate(name: str, data: tf.data.Dataset, batch: int, steps: int, warmup: int, precision: str, jit: bool) -> float:
-    """Median triplets/s of XModal.fit on `data`."""
-    keras.mixed_precision.set_dtype_policy(precision)
-    keras.utils.set_random_seed(0)
-    model = XModal(*build_encoders(name))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit)
+def keras_times(model: keras.Model, data: tf.data.Dataset, steps: int, warmup: int) -> list[float]:
+    """Seconds of each of `steps` train steps of `model` on `data`, after `warmup` untimed ones."""
     timer = StepTimes()
     model.fit(data, epochs=1, steps_per_epoch=warmup + steps, callbacks=[timer], verbose=0, shuffle=False)
+    return timer.times[warmup:]
+
+
+class TorchPeer:
+    """The PyTorch peer (bench/torch_peer.py) in its own process, timed on request."""
+
+    def __init__(self, name: str, batch: int):
+        preset = json.dumps(dataclasses.asdict(PRESETS[name]))
+        self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("torch_peer.py")), preset,
+                                         str(batch)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def times(self, steps: int, warmup: int) -> list[float]:
+        """Seconds of each of `steps` PyTorch steps, after `warmup` untimed ones."""
+        self.process.stdin.write(f"{steps} {warmup}\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise RuntimeError("the PyTorch peer stopped; its error is above")
+        return json.loads(answer)
+
+    def close(self) -> None:
+        """Let the peer process end."""
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def bench_preset(name: str, data: str, args: argparse.Namespace) -> str:
+    """One line of figures for preset `name`."""
+    cfg = FitConfig(data=data, preset=name, loss="triplet", batch_size=args.batch_size, precision=args.precision,
+                    jit=args.jit)
+    keras.mixed_precision.set_dtype_policy(cfg.precision)
+    keras.utils.set_random_seed(0)
+    with strategy_for(cfg).scope():
+        model = compiled_model(cfg)
+    records = batches(cfg, data, "train", cfg.batch_size, seed=0, start=0)
+    memory = tf.data.Dataset.from_tensors(next(iter(records))).repeat()
+    peer = TorchPeer(name, cfg.batch_size) if importlib.util.find_spec("torch") else None
+    times = {"a": [], "b": [], "c": []}
+    for _ in range(args.rounds):
+        times["a"] += keras_times(model, records, args.steps, args.warmup)
+        times["b"] += keras_times(model, memory, args.steps, args.warmup)
+        if peer:
+            times["c"] += peer.times(args.steps, args.warmup)
     keras.mixed_precision.set_dtype_policy("float32")
-    return batch / statistics.median(timer.times[warmup:])
-
-
-def torch_branch(branch: Branch, dims: int, channels: int, res: int):
-    """The PyTorch twin of one Keras branch, built from the same preset table."""
-    import torch.nn as nn
-
-    conv, pool = (nn.Conv3d, nn.MaxPool3d) if dims == 3 else (nn.Conv2d, nn.MaxPool2d)
-    avg = nn.AvgPool3d if dims == 3 else nn.AvgPool2d
-    layers, width = [avg(branch.pool0)], channels
-    res //= branch.pool0
-    for (a, b), size in zip(branch.widths, branch.pools):
-        layers += [conv(width, a, 3, padding=1), nn.LeakyReLU(0.1), conv(a, b, 3, padding=1), nn.LeakyReLU(0.1), pool(size)]
-        width, res = b, res // size
-    layers.append(nn.Flatten())
-    features = width * res**dims
-    for hidden in branch.fc:
-        layers += [nn.Linear(features, hidden), nn.LeakyReLU(0.1)]
-        features = hidden
-    layers.append(nn.Linear(features, 128))
-    return nn.Sequential(*layers)
-
-
-def torch_rate(name: str, batch: int, steps: int, warmup: int) -> float | None:
-    """Median triplets/s of the PyTorch peer on random tensors; None when PyTorch is not installed."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(os.cpu_count())
-    p = PRESETS[name]
-    voxel_net = torch_branch(p.voxel, 3, 2, p.voxel_res)
-    image_net = torch_branch(p.image, 2, 3, p.image_size)
-    optimizer = torch.optim.Adam(list(voxel_net.parameters()) + list(image_net.parameters()), lr=1e-3)
-    voxels = torch.rand(batch, 2, p.voxel_res, p.voxel_res, p.voxel_res)
-    images = torch.rand(2 * batch, 3, p.image_size, p.image_size)
-    times = []
-    for _ in range(warmup + steps):
-        start = time.perf_counter()
-        anchor = voxel_net(voxels)
-        positive, negative = image_net(images).chunk(2)
-        loss = torch.relu(((positive - anchor) ** 2).sum(1) - ((negative - anchor) ** 2).sum(1) + 1.0).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        times.append(time.perf_counter() - start)
-    return batch / statistics.median(times[warmup:])
+    a, b = (cfg.batch_size / statistics.median(times[k]) for k in "ab")
+    line = f"{name}: (a) TFRecords {a:.2f} triplets/s, (b) in memory {b:.2f}, (a)/(b) {a / b:.2f}"
+    if not peer:
+        return line + ", PyTorch not installed"
+    peer.close()
+    c = cfg.batch_size / statistics.median(times["c"])
+    return line + f", PyTorch peer {c:.2f} triplets/s, (a)/PyTorch {a / c:.2f}x"
 
 
 def main() -> None:
     """Run the benchmark and print its figures."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=["small", "paper"])
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=FitConfig().batch_size,
+                        help="triplets per step (default: the training default)")
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per round and contender")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps before each timed run")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--jit", action="store_true")
     args = parser.parse_args()
     print(f"device: {[d.device_type for d in tf.config.list_logical_devices()]}, batch {args.batch_size}, "
-          f"precision {args.precision}, jit {args.jit}")
+          f"precision {args.precision}, jit {args.jit}, {args.rounds} rounds of {args.steps} steps")
     with tempfile.TemporaryDirectory() as tmp:
-        synth_dataset(f"{tmp}/meshes", 24, seed=5)
+        synth_dataset(f"{tmp}/meshes", 2 * args.batch_size, seed=5)
         for name in args.presets:
             p = PRESETS[name]
             data = f"{tmp}/data-{p.voxel_res}"
             if not os.path.isdir(data):
                 convert(ConvertConfig(meshes=f"{tmp}/meshes", out=data, voxel_res=p.voxel_res, image_size=p.image_size,
                                       views=4, test_fraction=0.0, workers=os.cpu_count()))
-            records = triplets(data, "train", args.batch_size, p.voxel_res, p.image_size)
-            memory = tf.data.Dataset.from_tensors(next(iter(records))).repeat()
-            run = dict(batch=args.batch_size, steps=args.steps, warmup=args.warmup, precision=args.precision, jit=args.jit)
-            a = keras_rate(name, records, **run)
-            b = keras_rate(name, memory, **run)
-            c = torch_rate(name, args.batch_size, args.steps, args.warmup)
-            peer = f", PyTorch peer {c:.2f} triplets/s, (a)/PyTorch {a / c:.2f}x" if c else ", PyTorch not installed"
-            print(f"{name}: (a) TFRecords {a:.2f} triplets/s, (b) in memory {b:.2f}, (a)/(b) {a / b:.2f}{peer}")
+            print(bench_preset(name, data, args), flush=True)
 
 
 if __name__ == "__main__":

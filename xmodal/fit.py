@@ -28,6 +28,7 @@ from xmodal.loop import custom_fit, test_loss_function
 from xmodal.losses import LOSSES
 from xmodal.metrics import table
 from xmodal.models import PRESETS, XModal, build_encoders, preset
+from xmodal.optimizers import FusedAdam
 from xmodal.projector import gather, write_projector
 
 PROJECTOR_OBJECTS = 10
@@ -145,6 +146,15 @@ def prepare_run(cfg: FitConfig, data: str) -> Path:
     return run
 
 
+def compiled_model(cfg: FitConfig) -> XModal:
+    """The training model of `cfg` with its optimizer built; call it inside the strategy's scope."""
+    voxels, images = build_encoders(cfg.preset, cfg.voxel_channels, cfg.normalized)
+    model = XModal(voxels, images, cfg.loss, cfg.margin, cfg.temperature)
+    model.compile(optimizer=FusedAdam(cfg.learning_rate), jit_compile=cfg.jit)
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
 def fit(cfg: FitConfig) -> dict:
     """Train, export, and return {run, export, train_loss, steps}."""
     validate(cfg)
@@ -160,10 +170,7 @@ def fit(cfg: FitConfig) -> dict:
     keras.mixed_precision.set_dtype_policy(cfg.precision)
     keras.utils.set_random_seed(cfg.seed)
     with strategy.scope():
-        voxels, images = build_encoders(cfg.preset, cfg.voxel_channels, cfg.normalized)
-        model = XModal(voxels, images, cfg.loss, cfg.margin, cfg.temperature)
-        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), jit_compile=cfg.jit)
-        model.optimizer.build(model.trainable_variables)
+        model = compiled_model(cfg)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
         manager = tf.train.CheckpointManager(checkpoint, str(run / "checkpoints"), max_to_keep=3)
         if cfg.resume:  # every worker reads the chief's checkpoints
@@ -194,7 +201,7 @@ def fit(cfg: FitConfig) -> dict:
     if not chief:  # other workers wrote checkpoints and logs to a scratch folder only
         shutil.rmtree(run, ignore_errors=True)
         return {"run": None, "export": None, "steps": steps, "train_loss": history.get("loss", [None])[-1]}
-    write_export(voxels, images, cfg.export_dir, manifest["views"])
+    write_export(model.voxel_encoder, model.image_encoder, cfg.export_dir, manifest["views"])
     metrics = report(cfg, data, run, manifest)
     print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {cfg.export_dir}")
     return {"run": str(run), "export": cfg.export_dir, "steps": steps,

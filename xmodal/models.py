@@ -84,11 +84,11 @@ def voxel_encoder(p: Preset, channels: int = 2, normalize: bool = False) -> kera
     r = p.voxel_res
     voxels = keras.Input((r, r, r), dtype="uint8", name="voxels")
     x = keras.layers.Reshape((r, r, r, 1), name="channel")(voxels)
-    filled = keras.layers.Rescaling(1.0, name="filled")(x)  # (B, R, R, R, 1) float
-    if channels == 2:
+    x = keras.layers.Rescaling(1.0, name="filled")(x)  # (B, R, R, R, 1) float
+    x = keras.layers.AveragePooling3D(p.voxel.pool0, name="pool0")(x)  # (B, R/p, R/p, R/p, 1)
+    if channels == 2:  # pooling is linear: pool(1 - filled) == 1 - pool(filled)
         empty = keras.layers.Rescaling(-1.0, offset=1.0, name="empty")(x)
-        filled = keras.layers.Concatenate(name="one_hot")([empty, filled])  # (B, R, R, R, 2)
-    x = keras.layers.AveragePooling3D(p.voxel.pool0, name="pool0")(filled)
+        x = keras.layers.Concatenate(name="one_hot")([empty, x])  # (B, R/p, R/p, R/p, 2)
     embedding = head(x, p.voxel, keras.layers.Conv3D, keras.layers.MaxPooling3D, normalize)
     return keras.Model(voxels, embedding, name="voxel_encoder")
 

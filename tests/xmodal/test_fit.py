@@ -12,9 +12,9 @@ import tensorflow as tf
 from tfrecords_tools.errors import UserError
 from xmodal.config import FitConfig
 from xmodal.data import triplets
-from xmodal.fit import fit
+from xmodal.fit import compiled_model, fit
 from xmodal.losses import triplet_loss
-from xmodal.models import XModal, build_encoders
+from xmodal.models import build_encoders
 
 TINY_FIT = dict(preset="small", loss="triplet", batch_size=4, checkpoint_every=10, test_every=5)
 
@@ -76,8 +76,7 @@ def test_two_replicas_give_the_same_loss_and_update_as_one_device(tiny_data):
     for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
         keras.utils.set_random_seed(7)
         with strategy.scope():
-            model = XModal(*build_encoders("small"))
-            model.compile(optimizer=keras.optimizers.Adam(1e-3))
+            model = compiled_model(FitConfig(preset="small", loss="triplet"))
         loss = model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0).history["loss"][0]
         results.append((strategy.num_replicas_in_sync, loss, [w.copy() for w in model.get_weights()]))
     (n1, loss1, weights1), (n2, loss2, weights2) = results

@@ -25,12 +25,13 @@ def test_every_preset_embeds_both_modalities_in_128_d(name):
     assert voxels.output.shape[1:] == (128,) and images.output.shape[1:] == (128,)
 
 
-def test_one_hot_voxels_and_safe_mode_reload(tmp_path):
+def test_pooled_one_hot_voxels_and_safe_mode_reload(tmp_path):
     voxels, images = build_encoders("small")
     grid = (np.random.default_rng(0).random((2, 32, 32, 32)) < 0.2).astype(np.uint8)
-    one_hot = keras.Model(voxels.input, voxels.get_layer("one_hot").output)(grid).numpy()
-    np.testing.assert_array_equal(one_hot[..., 1], grid)
-    np.testing.assert_array_equal(one_hot[..., 0], 1 - grid)
+    pooled = keras.Model(voxels.input, voxels.get_layer("one_hot").output)(grid).numpy()  # (2, 16, 16, 16, 2)
+    one_hot = np.stack([1 - grid, grid], axis=-1).astype(np.float32)  # (2, 32, 32, 32, 2)
+    expected = one_hot.reshape(2, 16, 2, 16, 2, 16, 2, 2).mean(axis=(2, 4, 6))  # pool0 = 2 of `small`
+    np.testing.assert_allclose(pooled, expected, atol=1e-6)
     voxels.save(tmp_path / "v.keras")
     again = keras.saving.load_model(tmp_path / "v.keras", safe_mode=True)
     np.testing.assert_allclose(again(grid).numpy(), voxels(grid).numpy(), atol=1e-6)

