@@ -111,13 +111,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6, help="timed steps per round and contender")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before each timed run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--objects", type=int, default=192,
+                        help="cars in the dataset of (a): enough that epochs (which restart the reading) are rare")
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--jit", action="store_true")
     args = parser.parse_args()
     print(f"device: {[d.device_type for d in tf.config.list_logical_devices()]}, batch {args.batch_size}, "
           f"precision {args.precision}, jit {args.jit}, {args.rounds} rounds of {args.steps} steps")
     with tempfile.TemporaryDirectory() as tmp:
-        synth_dataset(f"{tmp}/meshes", 2 * args.batch_size, seed=5)
+        synth_dataset(f"{tmp}/meshes", max(args.objects, 2 * args.batch_size), seed=5)
         for name in args.presets:
             p = PRESETS[name]
             data = f"{tmp}/data-{p.voxel_res}"

@@ -1,4 +1,5 @@
 """The record format in code: one tf.train.Example per object (documented in docs/format.md)."""
+import numpy as np
 import tensorflow as tf
 
 from tfrecords_tools.objects import ObjectRecord
@@ -12,6 +13,7 @@ FEATURES = {
     "images": "bytes list: V PNG images (S, S, 3)",
     "viewpoints": "float list: V x 4 (azimuth, elevation, in-plane rotation in degrees, distance)",
 }
+BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1)  # (256, 8): each byte's bits, MSB first
 
 
 def _bytes(values: list[bytes]) -> tf.train.Feature:
@@ -47,8 +49,7 @@ def parse_spec(views: int) -> dict:
 def unpack_voxels(packed: tf.Tensor, res: int) -> tf.Tensor:
     """uint8 occupancy (..., R, R, R) from packbits bytes (...,), inside the graph."""
     raw = tf.io.decode_raw(packed, tf.uint8)  # (..., R^3 / 8)
-    shifts = tf.constant([7, 6, 5, 4, 3, 2, 1, 0], tf.uint8)
-    bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(raw[..., None], shifts), 1)  # (..., R^3 / 8, 8)
+    bits = tf.gather(tf.constant(BYTE_BITS), tf.cast(raw, tf.int32))  # (..., R^3 / 8, 8)
     return tf.reshape(bits, tf.concat([tf.shape(packed), [res, res, res]], axis=0))
 
 
