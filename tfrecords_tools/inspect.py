@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from tfrecords_tools.atomic import atomic_file
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.manifest import read_manifest, shard_paths
 from tfrecords_tools.objects import render_voxels
@@ -68,5 +69,6 @@ def draw_grid(data_dir: str, out: str, split: str, objects: int = 4) -> None:
     pictures = list(imap_spawned(render_voxels, jobs, workers=1))
     grid = np.concatenate([np.concatenate([picture, *row["images"][:GRID_VIEWS]], axis=1)
                            for picture, row in zip(pictures, rows)], axis=0)
-    Image.fromarray(grid).save(out)
+    with atomic_file(out) as tmp:
+        Image.fromarray(grid).save(tmp)
     print(f"wrote {out}: per row, the voxel grid then {min(GRID_VIEWS, len(rows[0]['images']))} renders")

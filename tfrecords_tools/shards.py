@@ -1,13 +1,12 @@
 """Sharded TFRecord files: planning, atomic writing, checksums."""
 import hashlib
 import math
-import os
 from pathlib import Path
 from typing import Iterable
 
 import tensorflow as tf
 
-from tfrecords_tools.atomic import temporary_name
+from tfrecords_tools.atomic import atomic_file
 
 PNG_BYTES_PER_PIXEL = 0.5  # typical size of our renders as PNG, to plan shard sizes
 
@@ -32,13 +31,11 @@ def plan_shards(items: list, object_bytes: float, shard_mb: float) -> list[list]
 
 def write_shard(path: Path, examples: Iterable[bytes]) -> int:
     """Write serialized examples to `path` atomically (temporary name, then rename); return the count."""
-    tmp = temporary_name(path)
     count = 0
-    with tf.io.TFRecordWriter(str(tmp)) as writer:
+    with atomic_file(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
         for example in examples:
             writer.write(example)
             count += 1
-    os.replace(tmp, path)
     return count
 
 

@@ -1,10 +1,12 @@
-"""The built-in synthetic dataset, made once at a preset's resolution and cached."""
+"""The built-in synthetic datasets, made once per resolution and code version and cached."""
+import importlib.metadata
 import os
 from pathlib import Path
 
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
 from tfrecords_tools.manifest import MANIFEST
+from tfrecords_tools.records import FORMAT_VERSION
 from tfrecords_tools.synth import synth_dataset
 
 SEED = 0
@@ -16,14 +18,28 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xmodal"
 
 
-def builtin_dataset(objects: int, voxel_res: int, image_size: int) -> str:
-    """Path of the converted synthetic car dataset, making it on first use (resumable)."""
-    root = cache_dir() / f"synth-v1-seed{SEED}-n{objects}"
-    data = root / f"data-r{voxel_res}-s{image_size}-v{VIEWS}"
+def code_version() -> str:
+    """xmodal's installed version and the record format: a cache made by other code is not reused."""
+    try:
+        version = importlib.metadata.version("xmodal")
+    except importlib.metadata.PackageNotFoundError:
+        version = "source"
+    return f"{version}-f{FORMAT_VERSION}"
+
+
+def synthetic_dataset(objects: int, seed: int, voxel_res: int, image_size: int, views: int) -> str:
+    """Path of a converted synthetic car dataset in the cache, made on first use (resumable)."""
+    root = cache_dir() / f"synth-{code_version()}-seed{seed}-n{objects}"
+    data = root / f"data-r{voxel_res}-s{image_size}-v{views}"
     if not (data / MANIFEST).is_file():
-        print(f"making the built-in synthetic dataset ({objects} cars) in {root}")
+        print(f"making a synthetic dataset ({objects} cars) in {root}")
         if not (root / "meshes" / "metadata.json").is_file():
-            synth_dataset(str(root / "meshes"), objects, SEED)
+            synth_dataset(str(root / "meshes"), objects, seed)
         convert(ConvertConfig(meshes=str(root / "meshes"), out=str(data), voxel_res=voxel_res,
-                              image_size=image_size, views=VIEWS, workers=os.cpu_count() or 1, seed=SEED))
+                              image_size=image_size, views=views, workers=os.cpu_count() or 1, seed=seed))
     return str(data)
+
+
+def builtin_dataset(objects: int, voxel_res: int, image_size: int) -> str:
+    """The built-in car dataset of `python -m xmodal.fit` with no --data."""
+    return synthetic_dataset(objects, SEED, voxel_res, image_size, VIEWS)

@@ -10,7 +10,7 @@
 import argparse
 import csv
 import dataclasses
-import os
+import io
 import shutil
 import time
 from pathlib import Path
@@ -18,11 +18,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfrecords_tools.config import ConvertConfig
-from tfrecords_tools.convert import convert
+from tfrecords_tools.atomic import atomic_file, write_bytes_atomic
 from tfrecords_tools.errors import run_cli
-from tfrecords_tools.synth import synth_dataset
-from xmodal.builtin_data import cache_dir
+from xmodal.builtin_data import synthetic_dataset
 from xmodal.config import FitConfig
 from xmodal.fit import fit
 
@@ -60,13 +58,7 @@ LOSS_RUNS = (  # (label, FitConfig overrides): the report's setting first
 
 def benchmark_data(scale: Scale) -> str:
     """The built-in benchmark dataset of this scale (32^3 voxels, 64^2 images), made once and cached."""
-    root = cache_dir() / f"benchmark-seed{scale.seed}-n{scale.objects}-v{scale.views}"
-    data = root / "data"
-    if not (data / "manifest.json").is_file():
-        synth_dataset(str(root / "meshes"), scale.objects, scale.seed)
-        convert(ConvertConfig(meshes=str(root / "meshes"), out=str(data), voxel_res=32, image_size=64,
-                              views=scale.views, workers=os.cpu_count() or 1, seed=scale.seed))
-    return str(data)
+    return synthetic_dataset(scale.objects, scale.seed, 32, 64, scale.views)
 
 
 def fresh_fit(cfg: FitConfig) -> dict:
@@ -94,9 +86,15 @@ def architectures(scale: Scale, out: Path, work: Path) -> None:
         fresh_fit(cfg)
         rows += [(name, "train", step, value) for step, value in scalars(work / name / "logs", "train")]
         rows += [(name, "test", step, value) for step, value in scalars(work / name / "logs", "test")]
-    with open(out / "architectures.csv", "w", newline="") as f:
-        csv.writer(f).writerows([("architecture", "split", "step", "loss"), *rows])
+    write_csv(out / "architectures.csv", [("architecture", "split", "step", "loss"), *rows])
     plot_curves(rows, out / "architectures.png")
+
+
+def write_csv(path: Path, rows: list) -> None:
+    """Rows as a CSV file, written atomically."""
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    write_bytes_atomic(path, text.getvalue().encode())
 
 
 def plot_curves(rows: list, path: Path) -> None:
@@ -120,7 +118,8 @@ def plot_curves(rows: list, path: Path) -> None:
         ax.legend()
     figure.suptitle("Learning curves, equation (1), CPU-scale candidates (the report's Figure 4 protocol)")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with atomic_file(path) as tmp:
+        figure.savefig(tmp, dpi=100)
     plt.close(figure)
 
 
@@ -139,11 +138,10 @@ def losses(scale: Scale, out: Path, work: Path, preset: str) -> None:
         i2v, v2i = metrics["image_to_voxel"], metrics["voxel_to_image"]
         rows.append((label, i2v["recall@1"], i2v["recall@5"], v2i["recall@1"], v2i["recall@5"], i2v["map"],
                      v2i["map"], metrics["modality_gap"]["mean"], minutes))
-    with open(out / "losses.csv", "w", newline="") as f:
-        csv.writer(f).writerows([header, *rows])
+    write_csv(out / "losses.csv", [header, *rows])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join([r[0]] + [f"{x:.3f}" for x in r[1:-1]] + [f"{r[-1]:.1f}"]) + " |" for r in rows]
-    (out / "losses.md").write_text("\n".join(lines) + "\n")
+    write_bytes_atomic(out / "losses.md", ("\n".join(lines) + "\n").encode())
     print("\n".join(lines))
 
 

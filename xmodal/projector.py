@@ -1,5 +1,4 @@
 """TensorBoard projector files and the t-SNE picture of images and voxels of a few test objects."""
-import os
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +6,7 @@ import tensorflow as tf
 from PIL import Image
 from tensorboard.plugins import projector
 
-from tfrecords_tools.atomic import temporary_name
+from tfrecords_tools.atomic import atomic_file, write_bytes_atomic
 from tfrecords_tools.objects import render_voxels
 from tfrecords_tools.read import dataset
 from tfrecords_tools.workers import imap_spawned
@@ -51,8 +50,9 @@ def write_projector(logdir: str, gathered: dict) -> None:
     root.mkdir(parents=True, exist_ok=True)
     header = "object_id\tmodality\tview\tcategory\tazimuth\televation"
     lines = [header] + ["\t".join(row) for row in gathered["metadata"]]
-    (root / "metadata.tsv").write_text("\n".join(lines) + "\n")
-    sprite(gathered["thumbnails"]).save(root / "sprite.png")
+    write_bytes_atomic(root / "metadata.tsv", ("\n".join(lines) + "\n").encode())
+    with atomic_file(root / "sprite.png") as tmp:
+        sprite(gathered["thumbnails"]).save(tmp)
     tf.train.Checkpoint(embedding=tf.Variable(gathered["vectors"])).save(str(root / "embedding.ckpt"))
     config = projector.ProjectorConfig()
     embedding = config.embeddings.add()
@@ -83,7 +83,6 @@ def write_tsne(path: str, gathered: dict, seed: int = 0) -> None:
         axes.scatter(*points[mine & is_voxel].T, s=260, marker="*", color=colours(i % 10), edgecolors="black")
     axes.set_title("t-SNE of test images (dots) and their voxels (stars)")
     axes.legend(fontsize=6, loc="best")
-    tmp = temporary_name(Path(path))
-    figure.savefig(tmp, dpi=110, format="png")
+    with atomic_file(path) as tmp:
+        figure.savefig(tmp, dpi=110, format="png")
     plt.close(figure)
-    os.replace(tmp, path)

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from tfrecords_tools.atomic import atomic_file
 from tfrecords_tools.errors import UserError, run_cli
 from tfrecords_tools.manifest import read_manifest
 from tfrecords_tools.read import dataset
@@ -65,7 +66,8 @@ def draw(query: bytes, hits: list, data: str, out: str) -> None:
     grid = Image.new("RGB", (TILE * len(tiles) + 8, TILE), "white")
     for i, tile in enumerate(tiles):
         grid.paste(tile, (i * TILE + (8 if i else 0), 0))
-    grid.save(out)
+    with atomic_file(out) as tmp:
+        grid.save(tmp)
 
 
 def main() -> None:
@@ -82,7 +84,8 @@ def main() -> None:
     index = load_index(args.index, embedder)
     if args.save_index:
         path = args.save_index if args.save_index.endswith(".npz") else args.save_index + ".npz"
-        np.savez(path, **index)
+        with atomic_file(path) as tmp:
+            np.savez(tmp, **index)
         print(f"saved index of {len(index['embeddings'])} shapes to {path}")
     if not args.image:
         return
