@@ -1,6 +1,7 @@
 """The PyTorch peer of bench/train.py: the same networks, loss and optimizer, in a process of its own.
 
-Run as `torch_peer.py PRESET_JSON BATCH`, where PRESET_JSON is an xmodal preset as a dict. Each
+Run as `torch_peer.py PRESET_JSON BATCH PRECISION`, where PRESET_JSON is an xmodal preset as a
+dict and PRECISION a Keras policy name (mixed ones run the forward pass under autocast). Each
 line "STEPS WARMUP" read on stdin runs WARMUP untimed and STEPS timed train steps on random
 tensors and answers with the seconds of the timed ones, as one JSON line. It runs apart from
 TensorFlow because sharing a process with a TensorFlow run was seen to slow PyTorch's steps.
@@ -14,6 +15,7 @@ import torch
 import torch.nn as nn
 
 EMBEDDING_DIM, LEAKY_SLOPE = 128, 0.1  # as xmodal.models
+AUTOCAST = {"mixed_bfloat16": torch.bfloat16, "mixed_float16": torch.float16}
 
 
 def branch(spec: dict, dims: int, channels: int, res: int) -> nn.Sequential:
@@ -35,7 +37,7 @@ def branch(spec: dict, dims: int, channels: int, res: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def stepper(preset: dict, batch: int):
+def stepper(preset: dict, batch: int, precision: str):
     """One train step of equation (1) on random tensors, Adam with its default learning rate."""
     voxel_net = branch(preset["voxel"], 3, 2, preset["voxel_res"])
     image_net = branch(preset["image"], 2, 3, preset["image_size"])
@@ -45,8 +47,9 @@ def stepper(preset: dict, batch: int):
     images = torch.rand(2 * batch, 3, size, size)  # (2B, 3, S, S): positives, then negatives
 
     def step() -> None:
-        anchor = voxel_net(voxels)  # (B, 128)
-        positive, negative = image_net(images).chunk(2)  # (B, 128) each
+        with torch.autocast("cpu", dtype=AUTOCAST.get(precision), enabled=precision in AUTOCAST):
+            anchor = voxel_net(voxels).float()  # (B, 128)
+            positive, negative = image_net(images).float().chunk(2)  # (B, 128) each
         loss = torch.relu(((positive - anchor) ** 2).sum(1) - ((negative - anchor) ** 2).sum(1) + 1.0).mean()
         optimizer.zero_grad()
         loss.backward()
@@ -58,7 +61,7 @@ def stepper(preset: dict, batch: int):
 def main() -> None:
     """Answer timing requests until stdin closes."""
     torch.set_num_threads(os.cpu_count())
-    step = stepper(json.loads(sys.argv[1]), int(sys.argv[2]))
+    step = stepper(json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
     for line in sys.stdin:
         steps, warmup = map(int, line.split())
         times = []

@@ -25,7 +25,7 @@ import tensorflow as tf
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
 from tfrecords_tools.synth import synth_dataset
-from xmodal.config import FitConfig
+from xmodal.config import PRECISIONS, FitConfig
 from xmodal.fit import batches, compiled_model, strategy_for
 from xmodal.models import PRESETS
 
@@ -55,10 +55,11 @@ def keras_times(model: keras.Model, data: tf.data.Dataset, steps: int, warmup: i
 class TorchPeer:
     """The PyTorch peer (bench/torch_peer.py) in its own process, timed on request."""
 
-    def __init__(self, name: str, batch: int):
+    def __init__(self, name: str, batch: int, precision: str):
         preset = json.dumps(dataclasses.asdict(PRESETS[name]))
         self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("torch_peer.py")), preset,
-                                         str(batch)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                         str(batch), precision], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True)
 
     def times(self, steps: int, warmup: int) -> list[float]:
         """Seconds of each of `steps` PyTorch steps, after `warmup` untimed ones."""
@@ -85,7 +86,7 @@ def bench_preset(name: str, data: str, args: argparse.Namespace) -> str:
         model = compiled_model(cfg)
     records = batches(cfg, data, "train", cfg.batch_size, seed=0, start=0)
     memory = tf.data.Dataset.from_tensors(next(iter(records))).repeat()
-    peer = TorchPeer(name, cfg.batch_size) if importlib.util.find_spec("torch") else None
+    peer = TorchPeer(name, cfg.batch_size, cfg.precision) if importlib.util.find_spec("torch") else None
     times = {"a": [], "b": [], "c": []}
     for _ in range(args.rounds):
         times["a"] += keras_times(model, records, args.steps, args.warmup)
@@ -113,7 +114,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--objects", type=int, default=192,
                         help="cars in the dataset of (a): enough that epochs (which restart the reading) are rare")
-    parser.add_argument("--precision", default="float32")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="Keras policy; the PyTorch peer runs mixed ones under autocast")
     parser.add_argument("--jit", action="store_true")
     args = parser.parse_args()
     print(f"device: {[d.device_type for d in tf.config.list_logical_devices()]}, batch {args.batch_size}, "
