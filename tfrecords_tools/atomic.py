@@ -26,3 +26,8 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write bytes so that readers see the old file or the whole new one, never a part."""
     with atomic_file(path) as tmp:
         tmp.write_bytes(data)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write UTF-8 text so that readers see the old file or the whole new one, never a part."""
+    write_bytes_atomic(path, text.encode())

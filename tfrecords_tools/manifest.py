@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from tfrecords_tools.atomic import write_bytes_atomic
+from tfrecords_tools.atomic import write_text_atomic
 from tfrecords_tools.errors import UserError
 
 MANIFEST = "manifest.json"
@@ -10,7 +10,7 @@ MANIFEST = "manifest.json"
 
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write JSON under a temporary name, then rename."""
-    write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def read_manifest(data_dir: str) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from tfrecords_tools.atomic import write_bytes_atomic
+from tfrecords_tools.atomic import write_text_atomic
 
 # Archetype means: length, width, body height, clearance, cabin height, cabin start, cabin
 # length, windscreen run, rear run, wheelbase fraction, wheel radius, hood drop, spoiler prob.
@@ -174,8 +174,8 @@ def synth_dataset(out: str, objects: int, seed: int) -> list[Path]:
         object_id, text = synth_car(seed, index)
         path = root / object_id / "model.obj"
         path.parent.mkdir(exist_ok=True)
-        write_bytes_atomic(path, text.encode())
+        write_text_atomic(path, text)
         paths.append(path)
     meta = {"category": "car", "source": f"xmodal synth, seed {seed}", "objects": objects}
-    write_bytes_atomic(root / "metadata.json", json.dumps(meta, indent=2).encode())
+    write_text_atomic(root / "metadata.json", json.dumps(meta, indent=2))
     return paths

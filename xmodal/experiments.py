@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfrecords_tools.atomic import atomic_file, write_bytes_atomic
+from tfrecords_tools.atomic import atomic_file, write_text_atomic
 from tfrecords_tools.errors import run_cli
 from xmodal.builtin_data import synthetic_dataset
 from xmodal.config import FitConfig
@@ -94,7 +94,7 @@ def write_csv(path: Path, rows: list) -> None:
     """Rows as a CSV file, written atomically."""
     text = io.StringIO()
     csv.writer(text).writerows(rows)
-    write_bytes_atomic(path, text.getvalue().encode())
+    write_text_atomic(path, text.getvalue())
 
 
 def plot_curves(rows: list, path: Path) -> None:
@@ -141,7 +141,7 @@ def losses(scale: Scale, out: Path, work: Path, preset: str) -> None:
     write_csv(out / "losses.csv", [header, *rows])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join([r[0]] + [f"{x:.3f}" for x in r[1:-1]] + [f"{r[-1]:.1f}"]) + " |" for r in rows]
-    write_bytes_atomic(out / "losses.md", ("\n".join(lines) + "\n").encode())
+    write_text_atomic(out / "losses.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

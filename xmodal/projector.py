@@ -6,7 +6,7 @@ import tensorflow as tf
 from PIL import Image
 from tensorboard.plugins import projector
 
-from tfrecords_tools.atomic import atomic_file, write_bytes_atomic
+from tfrecords_tools.atomic import atomic_file, write_text_atomic
 from tfrecords_tools.objects import render_voxels
 from tfrecords_tools.read import dataset
 from tfrecords_tools.workers import imap_spawned
@@ -50,7 +50,7 @@ def write_projector(logdir: str, gathered: dict) -> None:
     root.mkdir(parents=True, exist_ok=True)
     header = "object_id\tmodality\tview\tcategory\tazimuth\televation"
     lines = [header] + ["\t".join(row) for row in gathered["metadata"]]
-    write_bytes_atomic(root / "metadata.tsv", ("\n".join(lines) + "\n").encode())
+    write_text_atomic(root / "metadata.tsv", "\n".join(lines) + "\n")
     with atomic_file(root / "sprite.png") as tmp:
         sprite(gathered["thumbnails"]).save(tmp)
     tf.train.Checkpoint(embedding=tf.Variable(gathered["vectors"])).save(str(root / "embedding.ckpt"))
