@@ -1,7 +1,7 @@
 """The PyTorch peer of bench/train.py: the same networks, loss and optimizer, in a process of its own.
 
 Run as `torch_peer.py PRESET_JSON BATCH PRECISION`, where PRESET_JSON is an xmodal preset as a
-dict and PRECISION a Keras policy name (mixed ones run the forward pass under autocast). Each
+dict (plus xmodal's `embedding_dim` and `leaky_slope`) and PRECISION a Keras policy name (mixed ones run the forward pass under autocast). Each
 line "STEPS WARMUP" read on stdin runs WARMUP untimed and STEPS timed train steps on random
 tensors and answers with the seconds of the timed ones, as one JSON line. It runs apart from
 TensorFlow because sharing a process with a TensorFlow run was seen to slow PyTorch's steps.
@@ -14,33 +14,33 @@ import time
 import torch
 import torch.nn as nn
 
-EMBEDDING_DIM, LEAKY_SLOPE = 128, 0.1  # as xmodal.models
 AUTOCAST = {"mixed_bfloat16": torch.bfloat16, "mixed_float16": torch.float16}
 
 
-def branch(spec: dict, dims: int, channels: int, res: int) -> nn.Sequential:
+def branch(spec: dict, dims: int, channels: int, res: int, embedding_dim: int, slope: float) -> nn.Sequential:
     """The PyTorch twin of one Keras branch, built from the same preset table."""
     conv, pool = (nn.Conv3d, nn.MaxPool3d) if dims == 3 else (nn.Conv2d, nn.MaxPool2d)
     avg = nn.AvgPool3d if dims == 3 else nn.AvgPool2d
     layers, width = [avg(spec["pool0"])], channels
     res //= spec["pool0"]
     for (a, b), size in zip(spec["widths"], spec["pools"]):
-        layers += [conv(width, a, 3, padding=1), nn.LeakyReLU(LEAKY_SLOPE), conv(a, b, 3, padding=1),
-                   nn.LeakyReLU(LEAKY_SLOPE), pool(size)]
+        layers += [conv(width, a, 3, padding=1), nn.LeakyReLU(slope), conv(a, b, 3, padding=1),
+                   nn.LeakyReLU(slope), pool(size)]
         width, res = b, res // size
     layers.append(nn.Flatten())
     features = width * res**dims
     for hidden in spec["fc"]:
-        layers += [nn.Linear(features, hidden), nn.LeakyReLU(LEAKY_SLOPE)]
+        layers += [nn.Linear(features, hidden), nn.LeakyReLU(slope)]
         features = hidden
-    layers.append(nn.Linear(features, EMBEDDING_DIM))
+    layers.append(nn.Linear(features, embedding_dim))
     return nn.Sequential(*layers)
 
 
 def stepper(preset: dict, batch: int, precision: str):
     """One train step of equation (1) on random tensors, Adam with its default learning rate."""
-    voxel_net = branch(preset["voxel"], 3, 2, preset["voxel_res"])
-    image_net = branch(preset["image"], 2, 3, preset["image_size"])
+    shared = preset["embedding_dim"], preset["leaky_slope"]
+    voxel_net = branch(preset["voxel"], 3, 2, preset["voxel_res"], *shared)
+    image_net = branch(preset["image"], 2, 3, preset["image_size"], *shared)
     optimizer = torch.optim.Adam(list(voxel_net.parameters()) + list(image_net.parameters()), lr=1e-3)
     res, size = preset["voxel_res"], preset["image_size"]
     voxels = torch.rand(batch, 2, res, res, res)  # (B, 2, R, R, R)

@@ -27,7 +27,7 @@ from tfrecords_tools.convert import convert
 from tfrecords_tools.synth import synth_dataset
 from xmodal.config import PRECISIONS, FitConfig
 from xmodal.fit import batches, compiled_model, strategy_for
-from xmodal.models import PRESETS
+from xmodal.models import EMBEDDING_DIM, LEAKY_SLOPE, PRESETS
 
 
 class StepTimes(keras.callbacks.Callback):
@@ -56,7 +56,8 @@ class TorchPeer:
     """The PyTorch peer (bench/torch_peer.py) in its own process, timed on request."""
 
     def __init__(self, name: str, batch: int, precision: str):
-        preset = json.dumps(dataclasses.asdict(PRESETS[name]))
+        preset = json.dumps({**dataclasses.asdict(PRESETS[name]), "embedding_dim": EMBEDDING_DIM,
+                             "leaky_slope": LEAKY_SLOPE})
         self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("torch_peer.py")), preset,
                                          str(batch), precision], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True)
