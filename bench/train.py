@@ -26,6 +26,7 @@ from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
 from tfrecords_tools.synth import synth_dataset
 from xmodal.config import PRECISIONS, FitConfig
+from xmodal.data import Stream
 from xmodal.fit import batches, compiled_model, strategy_for
 from xmodal.models import EMBEDDING_DIM, LEAKY_SLOPE, PRESETS
 
@@ -85,7 +86,7 @@ def bench_preset(name: str, data: str, args: argparse.Namespace) -> str:
     keras.utils.set_random_seed(0)
     with strategy_for(cfg).scope():
         model = compiled_model(cfg)
-    records = batches(cfg, data, "train", cfg.batch_size, seed=0, start=0)
+    records = batches(cfg, data, "train", cfg.batch_size, Stream())
     memory = tf.data.Dataset.from_tensors(next(iter(records))).repeat()
     peer = TorchPeer(name, cfg.batch_size, cfg.precision) if importlib.util.find_spec("torch") else None
     times = {"a": [], "b": [], "c": []}

@@ -1,6 +1,8 @@
 """Configuration of a training run: one frozen dataclass, its defaults the documented defaults."""
 import dataclasses
 
+from xmodal.augment import Augmentation
+
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 BATCHES = ("triplets", "objects")
 STRATEGIES = ("mirrored", "multi_worker")
@@ -25,7 +27,20 @@ class FitConfig:
     margin: float = 1.0
     temperature: float = 0.1  # of info_nce
     normalize: bool | None = None  # L2-normalised embeddings; None: only for info_nce (which compares cosines)
-    learning_rate: float = 1e-3  # Adam's default
+    learning_rate: float = 1e-3  # Adam's default; the peak after warm-up
+    warmup_steps: int = 0  # linear warm-up from 0 to the learning rate
+    decay_steps: int = 0  # then cosine decay to DECAY_FLOOR x the rate over these steps (0: constant); not tied
+    # to --steps, so a longer run repeats a shorter one step for step
+    weight_decay: float = 0.0  # decoupled (AdamW) weight decay of kernels
+    dropout: float = 0.0  # before each fc layer of both encoders
+    learn_temperature: bool = False  # InfoNCE's temperature as a trained weight (CLIP), from --temperature
+    crop: float = 1.0  # augmentation: smallest crop side of the renders (1: no crops)
+    color_jitter: float = 0.0  # augmentation: colour jitter strength (0: none)
+    mirror: bool = False  # augmentation: mirror objects (voxels and all their views) left-right
+    validation_objects: int = -1  # training objects held out for validation; -1: a tenth, at most 256; 0: none
+    eval_every: int = 250  # steps between validations
+    patience: int = 8  # stop after this many validations without improvement (0: never)
+    init: str = ""  # start both encoders from this export or run directory (fine-tuning)
     voxel_channels: int = 2  # one-hot (empty, filled) as Table 1, or 1
     precision: str = "float32"
     strategy: str = "mirrored"  # or multi_worker (a cluster described by TF_CONFIG)
@@ -39,6 +54,11 @@ class FitConfig:
     def batch_kind(self) -> str:
         """Which batches the loss trains on."""
         return self.batches or ("triplets" if self.loss == "triplet" else "objects")
+
+    @property
+    def augmentation(self) -> Augmentation:
+        """The augmentation of the training stream."""
+        return Augmentation(self.crop, self.color_jitter, self.mirror)
 
     @property
     def normalized(self) -> bool:

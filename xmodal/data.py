@@ -4,13 +4,15 @@ Each epoch reads the shards in a random order and shuffles records within blocks
 `shuffle_buffer`; a batch holds distinct objects. Every random choice is a stateless function of
 (seed, epoch) or (seed, step), so a stream is deterministic for a seed, and a resumed run
 (`start_step`) sees exactly the batches an uninterrupted one would, however many iterators Keras
-opens on the dataset.
+opens on the dataset. Training streams may leave out objects (`exclude`: the validation objects)
+and augment each batch (`xmodal.augment`, seeded by the same (seed, step)).
 
 - `triplets`: object i gives the anchor voxels and a random view as the positive; a random view
   of object i+1 of the same batch (another object) is its negative (the report's triplets).
 - `object_views`: P objects, each with its voxels and K distinct random views, for the losses
   that compare every pair of the batch.
 """
+import dataclasses
 from typing import Callable
 
 import tensorflow as tf
@@ -18,6 +20,7 @@ import tensorflow as tf
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.manifest import object_count, read_manifest, shard_paths
 from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
+from xmodal.augment import Augmentation, augment_batch
 
 
 def check_resolution(manifest: dict, data_dir: str, voxel_res: int, image_size: int) -> None:
@@ -28,25 +31,47 @@ def check_resolution(manifest: dict, data_dir: str, voxel_res: int, image_size: 
                         f"(convert with --voxel-res {voxel_res} --image-size {image_size}, or pick another preset)")
 
 
-def object_batches(data_dir: str, split: str, objects: int, voxel_res: int, image_size: int, seed: int,
-                   start_step: int, shuffle_buffer: int, make: Callable) -> tf.data.Dataset:
-    """Endless make(step, parsed batch of `objects` distinct objects, views), from `start_step` on."""
+def member(ids: tuple[str, ...]) -> Callable[[tf.Tensor], tf.Tensor]:
+    """A predicate on serialized records: whether the record's object_id is one of `ids`."""
+    wanted = tf.constant(ids, tf.string)
+    spec = {"object_id": tf.io.FixedLenFeature([], tf.string)}
+    return lambda record: tf.reduce_any(tf.equal(tf.io.parse_single_example(record, spec)["object_id"], wanted))
+
+
+@dataclasses.dataclass(frozen=True)
+class Stream:
+    """How a training or test stream reads: where it starts, what it leaves out, how it augments."""
+
+    seed: int = 0
+    start_step: int = 0
+    shuffle_buffer: int = 256
+    exclude: tuple[str, ...] = ()  # object ids left out (the validation objects)
+    augmentation: Augmentation = Augmentation()
+
+
+def object_batches(data_dir: str, split: str, objects: int, voxel_res: int, image_size: int, stream: Stream,
+                   make: Callable) -> tf.data.Dataset:
+    """Endless make(step, parsed batch of `objects` distinct objects, views), augmented, from the start step on."""
     manifest = read_manifest(data_dir)
     check_resolution(manifest, data_dir, voxel_res, image_size)
-    count = object_count(manifest, split)
+    count = object_count(manifest, split) - len(stream.exclude)
     if count < max(objects, 2):
         raise UserError(f"split {split!r} of {data_dir} has {count} objects; a batch needs {max(objects, 2)} "
                         "distinct objects: use smaller batches or convert more objects")
     files = [str(p) for p in shard_paths(data_dir, manifest, split)]
     spec, views = parse_spec(manifest["views"]), manifest["views"]
-    seed = tf.constant(seed, tf.int64)
+    seed, shuffle_buffer = tf.constant(stream.seed, tf.int64), stream.shuffle_buffer
 
     def epoch(index: tf.Tensor) -> tf.data.Dataset:
         """One pass in an order fixed by (seed, epoch), with no iterator state."""
         order = tf.random.experimental.stateless_shuffle(tf.constant(files), seed=tf.stack([index, seed]))
-        return (tf.data.Dataset.from_tensor_slices(order)
-                .interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
-                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        records = (tf.data.Dataset.from_tensor_slices(order)
+                   .interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
+                               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+        if stream.exclude:
+            excluded = member(stream.exclude)
+            records = records.filter(lambda record: ~excluded(record))
+        return (records
                 .batch(shuffle_buffer).enumerate()  # shuffle within blocks of `shuffle_buffer` records
                 .map(lambda block, records: tf.random.experimental.stateless_shuffle(
                     records, seed=tf.stack([index * 1_000_003 + block, seed])))
@@ -54,15 +79,20 @@ def object_batches(data_dir: str, split: str, objects: int, voxel_res: int, imag
                 .batch(objects, drop_remainder=True))  # batches never straddle epochs: distinct objects
 
     def parse(step: tf.Tensor, serialized: tf.Tensor) -> dict:
-        return make(tf.stack([seed, step]), tf.io.parse_example(serialized, spec), views)
+        step_seed = tf.stack([seed, step])
+        batch = make(step_seed, tf.io.parse_example(serialized, spec), views)
+        if not stream.augmentation.active:
+            return batch
+        return augment_batch(batch, tf.random.experimental.stateless_fold_in(step_seed, 1), stream.augmentation)
 
+    start_step = stream.start_step
     return (tf.data.Dataset.counter().flat_map(epoch).skip(start_step).enumerate(start_step)
             .map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE))
 
 
-def triplets(data_dir: str, split: str, batch_size: int, voxel_res: int, image_size: int, seed: int = 0,
-             start_step: int = 0, shuffle_buffer: int = 256) -> tf.data.Dataset:
+def triplets(data_dir: str, split: str, batch_size: int, voxel_res: int, image_size: int,
+             stream: Stream = Stream()) -> tf.data.Dataset:
     """Endless batches {voxels uint8 (B,R,R,R), positive uint8 (B,S,S,3), negative uint8 (B,S,S,3)}."""
 
     def make(step_seed: tf.Tensor, example: dict, views: int) -> dict:
@@ -74,11 +104,11 @@ def triplets(data_dir: str, split: str, batch_size: int, voxel_res: int, image_s
                 "positive": decode_images(positive, image_size),  # (B, S, S, 3)
                 "negative": decode_images(negative, image_size)}  # (B, S, S, 3)
 
-    return object_batches(data_dir, split, batch_size, voxel_res, image_size, seed, start_step, shuffle_buffer, make)
+    return object_batches(data_dir, split, batch_size, voxel_res, image_size, stream, make)
 
 
 def object_views(data_dir: str, split: str, objects: int, views_per_object: int, voxel_res: int, image_size: int,
-                 seed: int = 0, start_step: int = 0, shuffle_buffer: int = 256) -> tf.data.Dataset:
+                 stream: Stream = Stream()) -> tf.data.Dataset:
     """Endless batches {voxels uint8 (P,R,R,R), images uint8 (P,K,S,S,3)}: K distinct views of each of P objects."""
 
     def make(step_seed: tf.Tensor, example: dict, views: int) -> dict:
@@ -91,4 +121,4 @@ def object_views(data_dir: str, split: str, objects: int, views_per_object: int,
         return {"voxels": unpack_voxels(example["voxels"], voxel_res),  # (P, R, R, R)
                 "images": tf.reshape(images, [objects, views_per_object, image_size, image_size, 3])}
 
-    return object_batches(data_dir, split, objects, voxel_res, image_size, seed, start_step, shuffle_buffer, make)
+    return object_batches(data_dir, split, objects, voxel_res, image_size, stream, make)

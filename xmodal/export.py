@@ -17,6 +17,7 @@ import keras
 import tensorflow as tf
 
 from tfrecords_tools.atomic import temporary_name
+from tfrecords_tools.manifest import write_json_atomic
 from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
 
 SIGNATURES = ("embed_voxels", "embed_images", "embed_png", "serving_default")
@@ -60,14 +61,17 @@ def export_archive(voxels: keras.Model, images: keras.Model, views: int) -> kera
     return archive
 
 
-def write_export(voxels: keras.Model, images: keras.Model, path: str, views: int) -> None:
-    """Write `path/` (the SavedModel) and the two `.keras` encoders in it, atomically."""
+def write_export(voxels: keras.Model, images: keras.Model, path: str, views: int, training: dict | None = None) -> None:
+    """Write `path/` (the SavedModel), the two `.keras` encoders and `training.json` (which step, how it
+    validated) in it, atomically."""
     out = Path(path)
     tmp = temporary_name(out)
     shutil.rmtree(tmp, ignore_errors=True)
     export_archive(voxels, images, views).write_out(str(tmp), verbose=False)
     voxels.save(tmp / "voxel_encoder.keras")
     images.save(tmp / "image_encoder.keras")
+    if training is not None:
+        write_json_atomic(tmp / "training.json", training)
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)

@@ -1,7 +1,10 @@
-"""`python -m xmodal.fit`: train both encoders with equation (1) under a tf.distribute strategy.
+"""`python -m xmodal.fit`: train both encoders under a tf.distribute strategy, validate, export the best.
 
-With no --data it trains the `small` preset on the built-in synthetic cars (made once and
-cached). The run directory holds config.json, TensorBoard logs (logs/train, logs/test) and
+With no --data it trains the default preset on the built-in synthetic cars (made once and
+cached). A tenth of the training objects (at most 256) is held out for validation: every
+--eval-every steps cross-modal retrieval on them is logged, the best weights are kept, the run
+stops after --patience validations without improvement, and the best weights are exported. The
+run directory holds config.json, TensorBoard logs (logs/train, logs/test, logs/validation) and
 checkpoints; --resume continues from the last checkpoint with the same step and optimizer state.
 """
 import argparse
@@ -20,7 +23,7 @@ from tfrecords_tools.manifest import object_count, read_manifest, shard_paths, w
 from xmodal.builtin_data import builtin_dataset
 from xmodal.callbacks import Checkpoints, Summaries
 from xmodal.config import BATCHES, PRECISIONS, STRATEGIES, FitConfig
-from xmodal.data import check_resolution, object_views, triplets
+from xmodal.data import Stream, check_resolution, object_views, triplets
 from xmodal.embedder import load_embedder
 from xmodal.evaluate import evaluate
 from xmodal.export import write_export
@@ -28,11 +31,13 @@ from xmodal.loop import custom_fit, test_loss_function
 from xmodal.losses import LOSSES
 from xmodal.metrics import table
 from xmodal.models import PRESETS, XModal, build_encoders, preset
-from xmodal.optimizers import FusedAdam
+from xmodal.optimizers import adam_w, learning_rate
 from xmodal.projector import gather, write_projector
+from xmodal.validation import Validation, embedder, read_history, restore_best, validation_ids, validation_objects
+from xmodal.warm_start import warm_start
 
 PROJECTOR_OBJECTS = 10
-RESUMABLE_CHANGES = ("steps", "resume", "export", "out")  # settings a resumed run may change
+RESUMABLE_CHANGES = ("steps", "resume", "export", "out", "patience", "init")  # settings a resumed run may change
 
 
 def parse_config(argv: list[str] | None = None) -> FitConfig:
@@ -57,7 +62,32 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
     parser.add_argument("--temperature", type=float, default=defaults.temperature, help="temperature of info_nce")
     parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                         help="L2-normalise the embeddings (default: only with --loss info_nce)")
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam learning rate")
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                        help="Adam's learning rate (the peak after warm-up)")
+    parser.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps,
+                        help=f"linear learning-rate warm-up (default {defaults.warmup_steps})")
+    parser.add_argument("--decay-steps", type=int, default=defaults.decay_steps,
+                        help="cosine decay of the learning rate after warm-up, to 5%% of it, over this many steps; "
+                             f"independent of --steps (0: constant; default {defaults.decay_steps})")
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
+                        help=f"decoupled (AdamW) weight decay of the kernels (default {defaults.weight_decay})")
+    parser.add_argument("--dropout", type=float, default=defaults.dropout,
+                        help=f"dropout rate before the fc layers (default {defaults.dropout})")
+    parser.add_argument("--learn-temperature", action=argparse.BooleanOptionalAction,
+                        default=defaults.learn_temperature, help="train info_nce's temperature (CLIP), from --temperature")
+    parser.add_argument("--crop", type=float, default=defaults.crop,
+                        help=f"augmentation: smallest random crop side of the renders, 1 = none (default {defaults.crop})")
+    parser.add_argument("--color-jitter", type=float, default=defaults.color_jitter,
+                        help=f"augmentation: colour jitter strength, 0 = none (default {defaults.color_jitter})")
+    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=defaults.mirror,
+                        help="augmentation: mirror objects left-right, voxels together with all their views")
+    parser.add_argument("--validation-objects", type=int, default=defaults.validation_objects,
+                        help="training objects held out for validation (default: a tenth, at most 256; 0: none)")
+    parser.add_argument("--eval-every", type=int, default=defaults.eval_every,
+                        help=f"steps between validations (default {defaults.eval_every})")
+    parser.add_argument("--patience", type=int, default=defaults.patience,
+                        help=f"stop after this many validations without improvement, 0 = never (default {defaults.patience})")
+    parser.add_argument("--init", default="", help="start both encoders from this export or run directory (same preset)")
     parser.add_argument("--voxel-channels", type=int, choices=(1, 2), default=defaults.voxel_channels,
                         help="2: one-hot (empty, filled) as Table 1; 1: occupancy")
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision, help="Keras dtype policy")
@@ -86,8 +116,10 @@ def validate(cfg: FitConfig) -> None:
         raise UserError("--strategy multi_worker needs --data (a dataset every worker can read)")
     if cfg.views_per_object < 1:
         raise UserError("--views-per-object must be at least 1")
-    if cfg.steps < 1 or cfg.checkpoint_every < 1 or cfg.test_every < 1:
-        raise UserError("--steps, --checkpoint-every and --test-every must be positive")
+    if cfg.steps < 1 or cfg.checkpoint_every < 1 or cfg.test_every < 1 or cfg.eval_every < 1:
+        raise UserError("--steps, --checkpoint-every, --test-every and --eval-every must be positive")
+    if not 0.0 < cfg.crop <= 1.0 or not 0.0 <= cfg.color_jitter < 1.0 or not 0.0 <= cfg.dropout < 1.0:
+        raise UserError("--crop must be in (0, 1], --color-jitter and --dropout in [0, 1)")
 
 
 def check_shards(data: str, manifest: dict) -> None:
@@ -148,11 +180,18 @@ def prepare_run(cfg: FitConfig, data: str) -> Path:
 
 def compiled_model(cfg: FitConfig) -> XModal:
     """The training model of `cfg` with its optimizer built; call it inside the strategy's scope."""
-    voxels, images = build_encoders(cfg.preset, cfg.voxel_channels, cfg.normalized)
-    model = XModal(voxels, images, cfg.loss, cfg.margin, cfg.temperature)
-    model.compile(optimizer=FusedAdam(cfg.learning_rate), jit_compile=cfg.jit)
+    voxels, images = build_encoders(cfg.preset, cfg.voxel_channels, cfg.normalized, cfg.dropout)
+    model = XModal(voxels, images, cfg.loss, cfg.margin, cfg.temperature, cfg.learn_temperature)
+    rate = learning_rate(cfg.learning_rate, cfg.warmup_steps, cfg.decay_steps)
+    model.compile(optimizer=adam_w(rate, cfg.weight_decay), jit_compile=cfg.jit)
     model.optimizer.build(model.trainable_variables)
     return model
+
+
+def stored_model(stored: dict) -> XModal:
+    """The training model of a run's stored config.json settings."""
+    known = {f.name for f in dataclasses.fields(FitConfig)}
+    return compiled_model(FitConfig(**{k: v for k, v in stored.items() if k in known}))
 
 
 def fit(cfg: FitConfig) -> dict:
@@ -166,6 +205,7 @@ def fit(cfg: FitConfig) -> dict:
     check_resolution(manifest, data, p.voxel_res, p.image_size)
     check_shards(data, manifest)
     run = prepare_run(cfg, data) if chief else Path(tempfile.mkdtemp(prefix="xmodal-worker-"))
+    held_out = validation_ids(data, manifest, validation_objects(cfg.validation_objects, manifest), cfg.seed)
 
     keras.mixed_precision.set_dtype_policy(cfg.precision)
     keras.utils.set_random_seed(cfg.seed)
@@ -176,12 +216,20 @@ def fit(cfg: FitConfig) -> dict:
         if cfg.resume:  # every worker reads the chief's checkpoints
             latest = tf.train.latest_checkpoint(str(Path(cfg.run_dir) / "checkpoints"))
             checkpoint.restore(latest).assert_existing_objects_matched()
+        elif cfg.init:
+            warm_start(model.voxel_encoder, model.image_encoder, cfg.init, stored_model)
+        best = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(run / "best"), max_to_keep=1)
     start = int(model.optimizer.iterations.numpy())
-    train = batches(cfg, data, "train", objects_per_batch(cfg), cfg.seed, start)
+    train = batches(cfg, data, "train", objects_per_batch(cfg),
+                    Stream(cfg.seed, start, cfg.shuffle_buffer, held_out, cfg.augmentation))
     test_size = min(objects_per_batch(cfg), object_count(manifest, "test"))
     callbacks = [Checkpoints(manager, cfg.checkpoint_every)]
+    if held_out:
+        callbacks.insert(0, Validation(run, embedder(model, data, manifest, held_out), cfg.eval_every, cfg.patience,
+                                       read_history(run, start), best))
+        print(f"validating on {len(held_out)} training objects held out by the seed, every {cfg.eval_every} steps")
     if test_size >= 2:
-        test = batches(cfg, data, "test", test_size, cfg.seed + 1, 0)
+        test = batches(cfg, data, "test", test_size, Stream(cfg.seed + 1, 0, cfg.shuffle_buffer))
         callbacks.insert(0, Summaries(str(run / "logs"), test_loss(cfg, model, strategy, test), objects_per_batch(cfg),
                                       cfg.test_every, "triplets" if cfg.batch_kind == "triplets" else "objects"))
     history = {}
@@ -201,11 +249,13 @@ def fit(cfg: FitConfig) -> dict:
     if not chief:  # other workers wrote checkpoints and logs to a scratch folder only
         shutil.rmtree(run, ignore_errors=True)
         return {"run": None, "export": None, "steps": steps, "train_loss": history.get("loss", [None])[-1]}
-    write_export(model.voxel_encoder, model.image_encoder, cfg.export_dir, manifest["views"])
-    metrics = report(cfg, data, run, manifest)
+    exported = restore_best(model, best, run, steps)
+    write_export(model.voxel_encoder, model.image_encoder, cfg.export_dir, manifest["views"], exported)
+    write_json_atomic(run / "config.json", {**json.loads((run / "config.json").read_text()), "exported": exported})
+    metrics = report(cfg, data, run, manifest, exported)
     print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {cfg.export_dir}")
     return {"run": str(run), "export": cfg.export_dir, "steps": steps,
-            "train_loss": history.get("loss", [None])[-1], "metrics": metrics}
+            "train_loss": history.get("loss", [None])[-1], "metrics": metrics, "exported": exported}
 
 
 def test_loss(cfg: FitConfig, model: XModal, strategy: tf.distribute.Strategy, test: tf.data.Dataset):
@@ -221,29 +271,31 @@ def objects_per_batch(cfg: FitConfig) -> int:
     return cfg.batch_size if cfg.batch_kind == "triplets" else cfg.objects_per_batch
 
 
-def batches(cfg: FitConfig, data: str, split: str, objects: int, seed: int, start: int) -> tf.data.Dataset:
+def batches(cfg: FitConfig, data: str, split: str, objects: int, reading: Stream) -> tf.data.Dataset:
     """The input stream of the run's batch kind."""
     p = preset(cfg.preset)
     if cfg.batch_kind == "triplets":
-        stream = triplets(data, split, objects, p.voxel_res, p.image_size, seed, start, cfg.shuffle_buffer)
+        stream = triplets(data, split, objects, p.voxel_res, p.image_size, reading)
     else:
-        stream = object_views(data, split, objects, cfg.views_per_object, p.voxel_res, p.image_size, seed, start,
-                              cfg.shuffle_buffer)
+        stream = object_views(data, split, objects, cfg.views_per_object, p.voxel_res, p.image_size, reading)
     options = tf.data.Options()  # workers split each global batch, rather than reading different files
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return stream.with_options(options)
 
 
-def report(cfg: FitConfig, data: str, run: Path, manifest: dict) -> dict:
+def report(cfg: FitConfig, data: str, run: Path, manifest: dict, exported: dict) -> dict:
     """Evaluate the export on the test split (printed, and saved as metrics.json) and write the projector files."""
+    print(f"exported the weights of step {exported['step']}"
+          + (f" ({exported['criterion']} on validation: {exported['score']:.3f})" if exported.get("score") is not None
+             else ""))
     if object_count(manifest, "test") < 2:
         print("test split has fewer than 2 objects: no evaluation")
         return {}
-    embedder = load_embedder(cfg.export_dir)
-    metrics = evaluate(embedder, data, "test")
+    exports = load_embedder(cfg.export_dir)
+    metrics = {**evaluate(exports, data, "test"), "exported": exported}
     print(f"test split retrieval (export {cfg.export_dir}):\n{table(metrics)}")
     write_json_atomic(run / "metrics.json", metrics)
-    write_projector(str(run / "logs"), gather(embedder, data, "test", PROJECTOR_OBJECTS))
+    write_projector(str(run / "logs"), gather(exports, data, "test", PROJECTOR_OBJECTS))
     return metrics
 
 

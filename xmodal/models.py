@@ -1,11 +1,14 @@
 """The two encoders (Conv3D voxels, Conv2D images -> 128-d) and the XModal training model.
 
-Presets are data: a table of pools, conv widths and fc widths per branch. Every layer is a
-built-in Keras layer, so saved encoders load with `safe_mode=True` without importing xmodal.
+Presets are data: a table of pools, conv widths and fc widths per branch (the report's plain
+networks, `Branch`), or of stem and unit widths (`Residual`: batch normalisation, residual units
+and global average pooling instead of the large flatten + fc). Every layer is a built-in Keras
+layer, so saved encoders load with `safe_mode=True` without importing xmodal.
 Inputs are raw: voxels uint8 occupancy (B, R, R, R) in {0, 1}, images uint8 (B, S, S, 3);
 the encoders one-hot the voxels and scale images to [0, 1] themselves.
 """
 import dataclasses
+import math
 
 import keras
 import tensorflow as tf
@@ -27,13 +30,23 @@ class Branch:
 
 
 @dataclasses.dataclass(frozen=True)
+class Residual:
+    """One encoder: pool0 on the input, a conv-BN-ReLU stem, then per unit a 2x max pool and a residual unit
+    (conv-BN-ReLU-conv-BN plus the input, projected where the width changes), global average pooling, 128-d."""
+
+    pool0: int
+    stem: int  # filters of the stem conv
+    widths: tuple[int, ...]  # filters of each residual unit
+
+
+@dataclasses.dataclass(frozen=True)
 class Preset:
     """Input resolutions and both branches."""
 
     voxel_res: int
     image_size: int
-    voxel: Branch
-    image: Branch
+    voxel: Branch | Residual
+    image: Branch | Residual
 
 
 UNITS_2 = ((16, 32), (64, 128))
@@ -50,6 +63,7 @@ PRESETS["paper"] = PRESETS["2-conv-2-fc"]  # Table 1
 # the architectures experiment, the report's Figure 4 in about 30 CPU minutes.
 UNITS_CPU = ((8, 16), (32, 64), (64, 64))
 PRESETS.update({
+    "res-small": Preset(32, 64, Residual(2, 16, (32, 64, 128)), Residual(2, 16, (32, 64, 128))),
     "cpu-1-conv-1-fc": Preset(32, 64, Branch(2, UNITS_CPU[:1], (4,), ()), Branch(2, UNITS_CPU[:1], (8,), ())),
     "cpu-2-conv-1-fc": Preset(32, 64, Branch(2, UNITS_CPU[:2], (2, 2), ()), Branch(2, UNITS_CPU[:2], (2, 4), ())),
     "cpu-3-conv-1-fc": Preset(32, 64, Branch(2, UNITS_CPU, (2, 2, 1), ()), Branch(2, UNITS_CPU, (2, 2, 2), ())),
@@ -64,22 +78,69 @@ def preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-def head(x: keras.KerasTensor, branch: Branch, conv: type, pool: type, normalize: bool) -> keras.KerasTensor:
-    """Units of conv-lrelu-conv-lrelu-pool, flatten, fc-lrelu layers and the float32 embedding (unit length if asked)."""
+@dataclasses.dataclass(frozen=True)
+class Head:
+    """How a branch ends: dropout before its fc layers, and an L2 normalisation of the embedding."""
+
+    normalize: bool = False
+    dropout: float = 0.0
+
+
+def embedding(x: keras.KerasTensor, fc: tuple[int, ...], first: int, end: Head) -> keras.KerasTensor:
+    """fc-lrelu layers, then the float32 embedding (unit length if asked); dropout before each fc layer if asked."""
+    for i, width in enumerate(fc + (EMBEDDING_DIM,), start=first):
+        if end.dropout:
+            x = keras.layers.Dropout(end.dropout, name=f"dropout{i}")(x)
+        last = i == first + len(fc)
+        x = keras.layers.Dense(width, kernel_initializer="he_normal", dtype="float32" if last else None,
+                               name="embedding" if last else f"fc{i}")(x)
+        if not last:
+            x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"rect{i}")(x)
+    return keras.layers.UnitNormalization(dtype="float32", name="l2_normalize")(x) if end.normalize else x
+
+
+def plain_head(x: keras.KerasTensor, branch: Branch, conv: type, pool: type, end: Head) -> keras.KerasTensor:
+    """Units of conv-lrelu-conv-lrelu-pool, flatten, then `embedding` (Table 1)."""
     for unit, ((a, b), size) in enumerate(zip(branch.widths, branch.pools), start=1):
         for part, filters in (("a", a), ("b", b)):
             x = conv(filters, 3, padding="same", kernel_initializer="he_normal", name=f"conv{unit}{part}")(x)
             x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"rect{unit}{part}")(x)
         x = pool(size, name=f"pool{unit}")(x)
     x = keras.layers.Flatten(name="flat")(x)
-    for i, width in enumerate(branch.fc, start=len(branch.widths) + 1):
-        x = keras.layers.Dense(width, kernel_initializer="he_normal", name=f"fc{i}")(x)
-        x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"rect{i}")(x)
-    x = keras.layers.Dense(EMBEDDING_DIM, kernel_initializer="he_normal", dtype="float32", name="embedding")(x)
-    return keras.layers.UnitNormalization(dtype="float32", name="l2_normalize")(x) if normalize else x
+    return embedding(x, branch.fc, len(branch.widths) + 1, end)
 
 
-def voxel_encoder(p: Preset, channels: int = 2, normalize: bool = False) -> keras.Model:
+def conv_bn(x: keras.KerasTensor, filters: int, size: int, conv: type, name: str) -> keras.KerasTensor:
+    """A bias-free convolution and its batch normalisation."""
+    x = conv(filters, size, padding="same", use_bias=False, kernel_initializer="he_normal", name=f"{name}_conv")(x)
+    return keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+
+
+def residual_head(x: keras.KerasTensor, branch: Residual, conv: type, pool: type, gap: type,
+                  end: Head) -> keras.KerasTensor:
+    """Stem, pooled residual units, global average pooling, then `embedding`."""
+    x = keras.layers.ReLU(name="stem_relu")(conv_bn(x, branch.stem, 3, conv, "stem"))
+    for unit, width in enumerate(branch.widths, start=1):
+        x = pool(2, name=f"pool{unit}")(x)
+        y = keras.layers.ReLU(name=f"unit{unit}_relu_a")(conv_bn(x, width, 3, conv, f"unit{unit}a"))
+        y = conv_bn(y, width, 3, conv, f"unit{unit}b")
+        shortcut = x if x.shape[-1] == width else conv_bn(x, width, 1, conv, f"unit{unit}_projection")
+        x = keras.layers.ReLU(name=f"unit{unit}_relu")(keras.layers.Add(name=f"unit{unit}_add")([y, shortcut]))
+    x = gap(name="global_pool")(x)
+    return embedding(x, (), len(branch.widths) + 1, end)
+
+
+def head(x: keras.KerasTensor, branch: Branch | Residual, dims: int, end: Head) -> keras.KerasTensor:
+    """The layers of a branch after its input scaling, in 2 or 3 dimensions."""
+    layers = keras.layers
+    conv, pool, gap = ((layers.Conv2D, layers.MaxPooling2D, layers.GlobalAveragePooling2D) if dims == 2 else
+                       (layers.Conv3D, layers.MaxPooling3D, layers.GlobalAveragePooling3D))
+    if isinstance(branch, Residual):
+        return residual_head(x, branch, conv, pool, gap, end)
+    return plain_head(x, branch, conv, pool, end)
+
+
+def voxel_encoder(p: Preset, channels: int = 2, end: Head = Head()) -> keras.Model:
     """Conv3D branch: uint8 occupancy (B, R, R, R) -> (B, 128); one-hot 2 channels (or 1)."""
     r = p.voxel_res
     voxels = keras.Input((r, r, r), dtype="uint8", name="voxels")
@@ -89,23 +150,49 @@ def voxel_encoder(p: Preset, channels: int = 2, normalize: bool = False) -> kera
     if channels == 2:  # pooling is linear: pool(1 - filled) == 1 - pool(filled)
         empty = keras.layers.Rescaling(-1.0, offset=1.0, name="empty")(x)
         x = keras.layers.Concatenate(name="one_hot")([empty, x])  # (B, R/p, R/p, R/p, 2)
-    embedding = head(x, p.voxel, keras.layers.Conv3D, keras.layers.MaxPooling3D, normalize)
-    return keras.Model(voxels, embedding, name="voxel_encoder")
+    return keras.Model(voxels, head(x, p.voxel, 3, end), name="voxel_encoder")
 
 
-def image_encoder(p: Preset, normalize: bool = False) -> keras.Model:
+def image_encoder(p: Preset, end: Head = Head()) -> keras.Model:
     """Conv2D branch: uint8 images (B, S, S, 3) -> (B, 128), pixels scaled to [0, 1]."""
     images = keras.Input((p.image_size, p.image_size, 3), dtype="uint8", name="images")
     x = keras.layers.Rescaling(1.0 / 255, name="scale")(images)
     x = keras.layers.AveragePooling2D(p.image.pool0, name="pool0")(x)
-    embedding = head(x, p.image, keras.layers.Conv2D, keras.layers.MaxPooling2D, normalize)
-    return keras.Model(images, embedding, name="image_encoder")
+    return keras.Model(images, head(x, p.image, 2, end), name="image_encoder")
 
 
-def build_encoders(name: str, voxel_channels: int = 2, normalize: bool = False) -> tuple[keras.Model, keras.Model]:
+def build_encoders(name: str, voxel_channels: int = 2, normalize: bool = False,
+                   dropout: float = 0.0) -> tuple[keras.Model, keras.Model]:
     """(voxel_encoder, image_encoder) of a preset; `normalize` ends both with an L2 normalisation."""
-    p = preset(name)
-    return voxel_encoder(p, voxel_channels, normalize), image_encoder(p, normalize)
+    p, end = preset(name), Head(normalize, dropout)
+    return voxel_encoder(p, voxel_channels, end), image_encoder(p, end)
+
+
+def gathered(local: tf.Tensor) -> tf.Tensor:
+    """The rows (R * n, d) of every replica's (n, d), in replica order; gradients flow through this replica's rows.
+
+    Each replica places its rows in a zero (R * n, d) tensor and the tensors are summed across replicas: an
+    all-reduce like the gradients' (all_gather first gathers int32 shapes, whose collective keys then clash
+    with the next strategy's reductions in the same process)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return local
+    n, replica = tf.shape(local)[0], context.replica_id_in_sync_group
+    start = replica * n
+    placed = tf.pad(tf.stop_gradient(local), [[start, (context.num_replicas_in_sync - 1 - replica) * n], [0, 0]])
+    everything = context.all_reduce(tf.distribute.ReduceOp.SUM, placed)  # (R * n, d)
+    return tf.concat([everything[:start], local, everything[start + n:]], axis=0)
+
+
+def replica_share(weight: keras.Variable) -> tf.Tensor:
+    """The weight's value, with its gradient divided by the number of replicas: every replica computes the whole
+    batch's loss, so the optimizer's sum over replicas then counts the weight's gradient once."""
+    context = tf.distribute.get_replica_context()
+    value = tf.convert_to_tensor(weight)
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    share = value / context.num_replicas_in_sync
+    return share + tf.stop_gradient(value - share)
 
 
 class XModal(keras.Model):
@@ -113,17 +200,27 @@ class XModal(keras.Model):
 
     Batches are either triplets {voxels, positive, negative}, trained with equation (1) exactly
     as the report, or P x K object views {voxels (P,...), images (P, K, ...)}, trained with a
-    batch loss of `LOSSES` (labels: the object's position in the batch). A batch loss compares
-    the pairs within each replica's share of the batch and is divided by the number of replicas,
-    since the optimizer sums gradients across replicas.
+    batch loss of `LOSSES` (labels: the object's position in the global batch). A batch loss
+    compares every pair of the global batch: each replica gathers the embeddings of all replicas
+    (gradients through its own rows only) and computes the whole loss, so the gradients the
+    optimizer sums over replicas are those of one device holding the whole batch. With
+    `learn_temperature`, InfoNCE's temperature is 1 / exp(logit_scale), a trained weight clipped
+    to [0.01, 1] (as CLIP).
     """
 
     def __init__(self, voxels: keras.Model, images: keras.Model, loss: str = "triplet", margin: float = 1.0,
-                 temperature: float = 0.1, **kwargs):
+                 temperature: float = 0.1, learn_temperature: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.voxel_encoder, self.image_encoder = voxels, images
-        self.loss_name, self.margin, self.temperature = loss, margin, temperature
+        self.loss_name, self.margin = loss, margin
+        self.logit_scale = self.add_weight(shape=(), initializer=keras.initializers.Constant(-math.log(temperature)),
+                                           trainable=learn_temperature, name="logit_scale")
         self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def temperature(self) -> tf.Tensor:
+        """InfoNCE's temperature: 1 / exp(logit_scale), within [0.01, 1]."""
+        return tf.exp(-tf.clip_by_value(replica_share(self.logit_scale), 0.0, math.log(100.0)))
 
     def call(self, batch: dict, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
         """Embeddings of the voxels (N, 128) and of all images (M, 128), positives before negatives."""
@@ -138,18 +235,18 @@ class XModal(keras.Model):
         return [self.loss_tracker]
 
     def batch_loss(self, batch: dict, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
-        """(replica loss scaled for the global batch, plain loss of this replica's batch)."""
+        """(this replica's loss, whose gradients the optimizer sums over replicas; the loss of the global batch)."""
         voxels, images = self(batch, training=training)
         if "positive" in batch:
             positive, negative = tf.split(images, 2)
             per_triplet = triplet_hinge(voxels, positive, negative, self.margin)  # (B,)
             return tf.nn.compute_average_loss(per_triplet), tf.reduce_mean(per_triplet)
+        views = tf.shape(images)[0] // tf.shape(voxels)[0]
+        voxels, images = gathered(voxels), gathered(images)  # (P, 128), (P * K, 128) of the global batch
         objects = tf.shape(voxels)[0]
-        views = tf.shape(images)[0] // objects
         loss = LOSSES[self.loss_name](voxels, tf.range(objects), images, tf.repeat(tf.range(objects), views),
                                       margin=self.margin, temperature=self.temperature)
-        return loss / tf.distribute.get_strategy().num_replicas_in_sync, loss
-
+        return loss, loss
     def train_step(self, data) -> dict:
         batch, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:

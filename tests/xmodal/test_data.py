@@ -3,13 +3,13 @@ import pytest
 
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.read import dataset
-from xmodal.data import object_views, triplets
+from xmodal.data import Stream, object_views, triplets
 
 
 def test_triplets_pair_voxels_with_their_own_view_and_another_objects_view(tiny_data):
     objects = list(dataset(tiny_data, "train").as_numpy_iterator())
     by_voxels = {o["voxels"].tobytes(): o for o in objects}
-    for batch in triplets(tiny_data, "train", 4, 32, 64, seed=5).take(3).as_numpy_iterator():
+    for batch in triplets(tiny_data, "train", 4, 32, 64, Stream(seed=5)).take(3).as_numpy_iterator():
         assert batch["voxels"].shape == (4, 32, 32, 32) and batch["positive"].shape == (4, 64, 64, 3)
         owners = [by_voxels[v.tobytes()] for v in batch["voxels"]]
         assert len({o["object_id"] for o in owners}) == 4  # distinct objects in a batch
@@ -19,8 +19,8 @@ def test_triplets_pair_voxels_with_their_own_view_and_another_objects_view(tiny_
 
 
 def test_stream_is_deterministic_and_resumable(tiny_data):
-    first = [b["positive"] for b in triplets(tiny_data, "train", 4, 32, 64, seed=2).take(5).as_numpy_iterator()]
-    again = [b["positive"] for b in triplets(tiny_data, "train", 4, 32, 64, seed=2, start_step=3).take(2).as_numpy_iterator()]
+    first = [b["positive"] for b in triplets(tiny_data, "train", 4, 32, 64, Stream(seed=2)).take(5).as_numpy_iterator()]
+    again = [b["positive"] for b in triplets(tiny_data, "train", 4, 32, 64, Stream(seed=2, start_step=3)).take(2).as_numpy_iterator()]
     np.testing.assert_array_equal(np.stack(first[3:]), np.stack(again))
 
 
@@ -32,7 +32,7 @@ def test_wrong_resolution_names_the_expected_shape(tiny_data):
 def test_object_views_give_k_distinct_views_of_each_batch_object(tiny_data):
     objects = list(dataset(tiny_data, "train").as_numpy_iterator())
     by_voxels = {o["voxels"].tobytes(): o for o in objects}
-    for batch in object_views(tiny_data, "train", 4, 3, 32, 64, seed=1).take(3).as_numpy_iterator():
+    for batch in object_views(tiny_data, "train", 4, 3, 32, 64, Stream(seed=1)).take(3).as_numpy_iterator():
         assert batch["voxels"].shape == (4, 32, 32, 32) and batch["images"].shape == (4, 3, 64, 64, 3)
         owners = [by_voxels[v.tobytes()] for v in batch["voxels"]]
         assert len({o["object_id"] for o in owners}) == 4

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
 from xmodal.config import FitConfig
-from xmodal.data import triplets
+from xmodal.data import Stream, triplets
 from xmodal.fit import compiled_model, fit
 from xmodal.losses import triplet_loss
 from xmodal.models import build_encoders
@@ -31,7 +31,7 @@ def event_tags(logdir: Path) -> set[str]:
 def fixed_batch_loss(voxels: keras.Model, images: keras.Model, data: str) -> float:
     """Equation (1) on six fixed training batches."""
     losses = [triplet_loss(voxels(b["voxels"]), images(b["positive"]), images(b["negative"]))
-              for b in triplets(data, "train", 4, 32, 64, seed=99).take(6)]
+              for b in triplets(data, "train", 4, 32, 64, Stream(seed=99)).take(6)]
     return float(np.mean(losses))
 
 
@@ -71,7 +71,7 @@ def test_resume_continues_to_the_same_weights(tiny_data, tmp_path):
 
 
 def test_two_replicas_give_the_same_loss_and_update_as_one_device(tiny_data):
-    batch = next(iter(triplets(tiny_data, "train", 4, 32, 64, seed=0)))
+    batch = next(iter(triplets(tiny_data, "train", 4, 32, 64, Stream(seed=0))))
     results = []
     for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
         keras.utils.set_random_seed(7)
@@ -133,3 +133,47 @@ def test_default_loss_trains_on_object_batches_and_exports_unit_embeddings(tiny_
     embedding = model.signatures["embed_images"](images=tf.ones((2, 64, 64, 3), tf.uint8))["embedding"].numpy()
     np.testing.assert_allclose(np.linalg.norm(embedding, axis=1), 1.0, rtol=1e-5)
     assert set(result["metrics"]) >= {"image_to_voxel", "voxel_to_image", "modality_gap"}
+
+
+VALIDATED = dict(preset="small", loss="info_nce", objects_per_batch=4, views_per_object=2, validation_objects=3,
+                 eval_every=5, patience=0, checkpoint_every=5, test_every=5, crop=0.8, color_jitter=0.2, mirror=True)
+
+
+def validated_fit(data: str, root: Path, name: str, steps: int, **fields) -> dict:
+    return fit(FitConfig(data=data, steps=steps, out=str(root / name), export=str(root / f"{name}-export"),
+                         **{**VALIDATED, **fields}))
+
+
+def test_validation_logs_keeps_the_best_and_longer_training_never_exports_worse(tiny_data, tmp_path):
+    short = validated_fit(tiny_data, tmp_path, "short", 15)
+    long = validated_fit(tiny_data, tmp_path, "long", 30)
+    resumed = validated_fit(tiny_data, tmp_path, "short", 30, resume=True)
+    history = [json.loads((tmp_path / n / "validation.json").read_text())["history"] for n in ("short", "long")]
+    assert [e["step"] for e in history[1]] == [5, 10, 15, 20, 25, 30]
+    assert history[1][:3] == history[0][:3] == json.loads((tmp_path / "short" / "validation.json").read_text())["history"][:3]
+    assert history[0] == history[1]  # the resumed short run repeats the long one
+    assert long["exported"]["score"] >= short["exported"]["score"]
+    assert long["exported"]["score"] == max(e["score"] for e in history[1])
+    assert resumed["exported"] == long["exported"]
+    best = long["exported"]["step"]
+    assert json.loads((tmp_path / "long" / "config.json").read_text())["exported"]["step"] == best
+    assert json.loads((tmp_path / "long-export" / "training.json").read_text())["step"] == best
+    assert long["metrics"]["exported"]["step"] == best
+    assert {"validation/criterion", "validation/image_to_voxel/recall@1", "validation/voxel_to_image/recall@5",
+            "validation/image_to_voxel/map", "validation/modality_gap"} <= event_tags(tmp_path / "long" / "logs")
+
+
+def test_init_starts_from_the_source_embeddings(tiny_data, tiny_model, tmp_path):
+    cfg = FitConfig(data=tiny_data, preset="small", loss="triplet", init=tiny_model)
+    model = compiled_model(cfg)
+    from xmodal.warm_start import warm_start
+    from xmodal.fit import stored_model
+    warm_start(model.voxel_encoder, model.image_encoder, cfg.init, stored_model)
+    source = tf.saved_model.load(tiny_model)
+    rng = np.random.default_rng(0)
+    grids = (rng.random((3, 32, 32, 32)) < 0.3).astype(np.uint8)
+    pictures = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    np.testing.assert_allclose(model.voxel_encoder(grids).numpy(),
+                               source.signatures["embed_voxels"](voxels=tf.constant(grids))["embedding"].numpy(), atol=1e-5)
+    np.testing.assert_allclose(model.image_encoder(pictures).numpy(),
+                               source.signatures["embed_images"](images=tf.constant(pictures))["embedding"].numpy(), atol=1e-5)

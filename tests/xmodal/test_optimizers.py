@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from xmodal.optimizers import FusedAdam
+from xmodal.optimizers import DECAY_FLOOR, FusedAdam, adam_w, learning_rate
 
 
 def adam_reference(w: np.ndarray, grads: list[np.ndarray], lr: float, b1=0.9, b2=0.999, eps=1e-7) -> np.ndarray:
@@ -51,3 +51,29 @@ def test_dense_update_is_one_fused_kernel():
     step = tf.function(lambda g: optimizer.apply_gradients([(g, var)]))
     ops = [op.type for op in step.get_concrete_function(tf.TensorSpec([3])).graph.get_operations()]
     assert ops.count("ResourceApplyAdam") == 1 and "Sqrt" not in ops
+
+
+def test_weight_decay_is_decoupled_adamw_on_kernels_only():
+    rng = np.random.default_rng(2)
+    w0 = rng.normal(size=(4, 3)).astype(np.float32)
+    grads = [rng.normal(size=w0.shape).astype(np.float32)]
+    lr, decay = 0.01, 0.5
+    expected = adam_reference(w0 - lr * decay * w0, grads, lr)  # AdamW: w -= lr * decay * w, then Adam
+    kernel = keras.Variable(w0, name="kernel")
+    bias = keras.Variable(w0[0], name="bias")
+    optimizer = adam_w(lr, decay)
+    optimizer.build([kernel, bias])
+    step = tf.function(lambda g, b: optimizer.apply_gradients([(g, kernel), (b, bias)]))
+    step(tf.constant(grads[0]), tf.constant(grads[0][0]))
+    np.testing.assert_allclose(kernel.numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bias.numpy(), adam_reference(w0[0], [grads[0][0]], lr), rtol=1e-5, atol=1e-6)
+
+
+def test_warmup_then_cosine_decay_to_the_floor_independent_of_total_steps():
+    schedule = learning_rate(0.1, warmup_steps=10, decay_steps=100)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 60, 110, 500)]
+    cosine_mid = 0.1 * (DECAY_FLOOR + (1 - DECAY_FLOOR) * 0.5 * (1 + np.cos(np.pi * 50 / 100)))
+    np.testing.assert_allclose(rates, [0.0, 0.05, 0.1, cosine_mid, 0.1 * DECAY_FLOOR, 0.1 * DECAY_FLOOR], rtol=1e-5)
+    assert learning_rate(0.1, 0, 0) == 0.1
+    warm_only = learning_rate(0.1, 10, 0)
+    np.testing.assert_allclose([float(warm_only(s)) for s in (5, 10, 1000)], [0.05, 0.1, 0.1], rtol=1e-5)

@@ -1,0 +1,111 @@
+"""Training-time augmentation of input batches: crops, colour jitter and consistent mirroring.
+
+Every random draw is a stateless function of the batch's (seed, step) pair, so augmented streams
+are as deterministic and resumable as the plain ones. Augmentation is a step of the training
+reader only: evaluation, validation and the exported encoders never see it.
+
+- crops: a square crop of side s * S (s uniform in [crop, 1]) at a uniform position, resized back
+  to S x S (bilinear), so objects appear at other scales and offsets;
+- colour: per image, brightness, contrast and saturation scaled by factors in [1 - c, 1 + c] and
+  the hue turned by up to c * 180 degrees about the grey axis;
+- mirror: per object, with probability 1/2, the voxel grid is reflected across the object's
+  left-right plane (z = 0 in docs/format.md) and every view of it is flipped horizontally: a
+  mirrored object seen from the mirrored camera, so the pair stays consistent.
+"""
+import dataclasses
+import math
+
+import tensorflow as tf
+
+LEFT_RIGHT_AXIS = 3  # z of the (B, x, y, z) voxel grids
+GREY = (0.299, 0.587, 0.114)  # luma weights of RGB
+
+
+@dataclasses.dataclass(frozen=True)
+class Augmentation:
+    """Which augmentations a training stream applies."""
+
+    crop: float = 1.0  # smallest crop side as a fraction of the image side; 1: no crops
+    color: float = 0.0  # colour jitter strength in [0, 1); 0: none
+    mirror: bool = False
+
+    @property
+    def active(self) -> bool:
+        """Whether any augmentation is on."""
+        return self.crop < 1.0 or self.color > 0.0 or self.mirror
+
+
+def sub_seed(seed: tf.Tensor, index: int) -> tf.Tensor:
+    """An independent (2,) stateless seed derived from a (2,) seed."""
+    return tf.random.experimental.stateless_fold_in(seed, index)
+
+
+def crop_boxes(seed: tf.Tensor, count: tf.Tensor, smallest: float, flip: tf.Tensor) -> tf.Tensor:
+    """Normalised boxes (N, 4) [y1, x1, y2, x2] of random square crops; flipped rows swap x1 and x2."""
+    side = tf.random.stateless_uniform([count], sub_seed(seed, 0), smallest, 1.0)  # (N,)
+    corner = tf.random.stateless_uniform([count, 2], sub_seed(seed, 1)) * (1.0 - side)[:, None]  # (N, 2)
+    y1, x1 = corner[:, 0], corner[:, 1]
+    y2, x2 = y1 + side, x1 + side
+    x1, x2 = tf.where(flip, x2, x1), tf.where(flip, x1, x2)
+    return tf.stack([y1, x1, y2, x2], axis=1)
+
+
+def hue_rotation(angle: tf.Tensor) -> tf.Tensor:
+    """RGB matrices (N, 3, 3) turning colours by `angle` (N,) radians about the grey axis."""
+    cos, sin = tf.cos(angle)[:, None, None], tf.sin(angle)[:, None, None]
+    k = 1.0 / math.sqrt(3.0)
+    axis = tf.constant([[0.0, -k, k], [k, 0.0, -k], [-k, k, 0.0]])  # cross-product matrix of (1, 1, 1)/sqrt(3)
+    outer = tf.fill([3, 3], 1.0 / 3.0)
+    return cos * tf.eye(3) + sin * axis + (1.0 - cos) * outer  # Rodrigues' formula
+
+
+def jitter_colors(images: tf.Tensor, seed: tf.Tensor, strength: float) -> tf.Tensor:
+    """float images (N, S, S, 3) in [0, 255] with per-image brightness, contrast, saturation and hue jitter."""
+    count = tf.shape(images)[0]
+    factors = tf.random.stateless_uniform([count, 3], sub_seed(seed, 2), 1.0 - strength, 1.0 + strength)  # (N, 3)
+    brightness, contrast, saturation = (factors[:, i, None, None, None] for i in range(3))
+    angle = tf.random.stateless_uniform([count], sub_seed(seed, 3), -strength * math.pi, strength * math.pi)
+    x = tf.einsum("nhwc,ndc->nhwd", images, hue_rotation(angle))  # (N, S, S, 3)
+    grey = tf.reduce_sum(x * tf.constant(GREY), axis=-1, keepdims=True)  # (N, S, S, 1)
+    x = grey + saturation * (x - grey)
+    mean = tf.reduce_mean(grey, axis=[1, 2, 3], keepdims=True)  # (N, 1, 1, 1)
+    x = mean + contrast * (x - mean)
+    return x * brightness
+
+
+def augment_images(images: tf.Tensor, seed: tf.Tensor, flip: tf.Tensor, aug: Augmentation) -> tf.Tensor:
+    """uint8 images (N, S, S, 3) cropped, colour-jittered and flipped where `flip` (N,) holds."""
+    size = tf.shape(images)[1:3]
+    boxes = crop_boxes(seed, tf.shape(images)[0], aug.crop, flip)  # (N, 4)
+    x = tf.image.crop_and_resize(tf.cast(images, tf.float32), boxes, tf.range(tf.shape(images)[0]), size)
+    if aug.color > 0.0:
+        x = jitter_colors(x, seed, aug.color)
+    return tf.ensure_shape(tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8), images.shape)
+
+
+def mirror_voxels(voxels: tf.Tensor, flip: tf.Tensor) -> tf.Tensor:
+    """Voxel grids (P, R, R, R) reflected across their left-right plane where `flip` (P,) holds."""
+    return tf.where(flip[:, None, None, None], tf.reverse(voxels, [LEFT_RIGHT_AXIS]), voxels)
+
+
+def coin(seed: tf.Tensor, count: tf.Tensor, enabled: bool) -> tf.Tensor:
+    """(count,) bools, each true with probability 1/2 when enabled, else all false."""
+    draws = tf.random.stateless_uniform([count], seed) < 0.5
+    return draws if enabled else tf.zeros_like(draws)
+
+
+def augment_batch(batch: dict, seed: tf.Tensor, aug: Augmentation) -> dict:
+    """An object-view {voxels (P,...), images (P, K, S, S, 3)} or triplet batch, augmented."""
+    objects = tf.shape(batch["voxels"])[0]
+    flip = coin(sub_seed(seed, 4), objects, aug.mirror)  # (P,) one decision per object
+    out = {"voxels": mirror_voxels(batch["voxels"], flip)}
+    if "images" in batch:
+        views = tf.shape(batch["images"])[1]
+        flat = tf.reshape(batch["images"], tf.concat([[-1], tf.shape(batch["images"])[2:]], 0))  # (P*K, S, S, 3)
+        images = augment_images(flat, sub_seed(seed, 5), tf.repeat(flip, views), aug)
+        out["images"] = tf.reshape(images, tf.shape(batch["images"]))
+    else:  # triplets: the positive is a view of the anchor; the negative belongs to another object
+        out["positive"] = augment_images(batch["positive"], sub_seed(seed, 6), flip, aug)
+        out["negative"] = augment_images(batch["negative"], sub_seed(seed, 7),
+                                         coin(sub_seed(seed, 8), objects, aug.mirror), aug)
+    return out

@@ -1,0 +1,174 @@
+"""Validation during training: held-out training objects, retrieval metrics, best checkpoint, early stopping.
+
+`fit` sets aside validation objects from the training split, chosen by the seed (the test split
+stays untouched for the final report). Every `eval_every` steps the `Validation` callback embeds
+them with the current encoders, logs cross-modal Recall@1/@5, mAP and the modality gap to
+TensorBoard (run `validation`), keeps the best weights by CRITERION in their own checkpoint
+folder, and stops the run after `patience` validations without improvement. Its history is
+stored beside the checkpoints, so `--resume` continues it.
+"""
+import dataclasses
+import json
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfrecords_tools.manifest import object_count, shard_paths, write_json_atomic
+from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
+from xmodal.data import member
+from xmodal.metrics import evaluate_embeddings
+
+CRITERION = "mean of image->voxel and voxel->image Recall@1"
+MAX_DEFAULT = 256  # the default holds out a tenth of the training objects, at most this many
+MIN_OBJECTS = 4  # fewer validation objects than this rank nothing worth keeping a checkpoint for
+BATCH = 32
+STATE = "validation.json"
+
+
+def default_count(train_objects: int) -> int:
+    """Validation objects held out by default: a tenth of the training split, at most MAX_DEFAULT, or none."""
+    count = min(train_objects // 10, MAX_DEFAULT)
+    return count if count >= MIN_OBJECTS else 0
+
+
+def object_ids(data: str, manifest: dict, split: str) -> list[str]:
+    """The object ids of one split, in record order."""
+    spec = {"object_id": tf.io.FixedLenFeature([], tf.string)}
+    records = tf.data.TFRecordDataset([str(p) for p in shard_paths(data, manifest, split)])
+    return [r.decode() for r in records.map(lambda r: tf.io.parse_single_example(r, spec)["object_id"])
+            .as_numpy_iterator()]
+
+
+def validation_ids(data: str, manifest: dict, count: int, seed: int) -> tuple[str, ...]:
+    """`count` training object ids drawn by the seed (sorted), or none when count is 0."""
+    if count <= 0:
+        return ()
+    ids = sorted(object_ids(data, manifest, "train"))
+    chosen = np.random.default_rng([seed, 7]).permutation(len(ids))[:count]
+    return tuple(sorted(ids[i] for i in chosen))
+
+
+def score(metrics: dict) -> float:
+    """CRITERION of a metrics dict of `xmodal.metrics.evaluate_embeddings` (-1 for diverged weights)."""
+    value = (metrics["image_to_voxel"]["recall@1"] + metrics["voxel_to_image"]["recall@1"]) / 2.0
+    return value if np.isfinite(metrics["modality_gap"]["mean"]) else -1.0
+
+
+def embedder(model: keras.Model, data: str, manifest: dict, ids: tuple[str, ...]) -> Callable[[], dict]:
+    """A function embedding the validation objects with the model's current encoders and returning their metrics."""
+    res, size, views = manifest["voxel_res"], manifest["image_size"], manifest["views"]
+    spec = parse_spec(views)
+    files = [str(p) for p in shard_paths(data, manifest, "train")]
+    objects = (tf.data.TFRecordDataset(files).filter(member(ids)).batch(BATCH)
+               .map(lambda r: tf.io.parse_example(r, spec))
+               .map(lambda e: {"voxels": unpack_voxels(e["voxels"], res),  # (n, R, R, R)
+                               "images": decode_images(tf.reshape(e["images"], [-1]), size)}))  # (n * V, S, S, 3)
+
+    @tf.function
+    def embed(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
+        return (model.voxel_encoder(batch["voxels"], training=False),
+                model.image_encoder(batch["images"], training=False))
+
+    def evaluate() -> dict:
+        parts = [embed(batch) for batch in objects]
+        voxels = np.concatenate([v.numpy() for v, _ in parts])  # (N, 128)
+        images = np.concatenate([i.numpy() for _, i in parts])  # (N * V, 128)
+        labels = np.arange(len(voxels))
+        return evaluate_embeddings(voxels, labels, images, np.repeat(labels, views))
+
+    return evaluate
+
+
+@dataclasses.dataclass
+class History:
+    """Validation results so far: [{step, score, metrics}], with the best and the count since it."""
+
+    entries: list
+
+    @property
+    def best(self) -> dict | None:
+        """The entry with the highest score (the earliest among equals)."""
+        return max(self.entries, key=lambda e: e["score"], default=None)
+
+    @property
+    def since_best(self) -> int:
+        """Validations after the best one."""
+        best = self.best
+        return 0 if best is None else sum(e["step"] > best["step"] for e in self.entries)
+
+
+def read_history(run: Path, start_step: int) -> History:
+    """The stored history of a run, without validations after `start_step` (they are repeated on resume)."""
+    path = run / STATE
+    entries = json.loads(path.read_text())["history"] if path.is_file() else []
+    return History([e for e in entries if e["step"] <= start_step])
+
+
+def summary(metrics: dict) -> dict:
+    """The scalars logged for one validation."""
+    return {
+        "criterion": score(metrics),
+        **{f"{key}/{name}": metrics[key][name] for key in ("image_to_voxel", "voxel_to_image")
+           for name in ("recall@1", "recall@5", "map")},
+        "modality_gap": metrics["modality_gap"]["mean"],
+    }
+
+
+class Validation(keras.callbacks.Callback):
+    """Validates every `every` steps and at the end; keeps the best weights; stops after `patience` misses."""
+
+    def __init__(self, run: Path, evaluate: Callable[[], dict], every: int, patience: int, history: History,
+                 best: tf.train.CheckpointManager):
+        super().__init__()
+        self.run, self.evaluate, self.every, self.patience = run, evaluate, every, patience
+        self.history, self.best = history, best
+        self.writer = tf.summary.create_file_writer(str(run / "logs" / "validation"))
+
+    def validate(self, step: int) -> None:
+        """Evaluate, log, keep the weights if best, and store the history."""
+        if any(e["step"] == step for e in self.history.entries):
+            return
+        metrics = self.evaluate()
+        entry = {"step": step, "score": score(metrics), "metrics": summary(metrics)}
+        self.history.entries.append(entry)
+        with self.writer.as_default(step=step):
+            for name, value in entry["metrics"].items():
+                tf.summary.scalar(name, value)
+        self.writer.flush()
+        if self.history.best is entry:
+            self.best.save(checkpoint_number=step)
+        write_json_atomic(self.run / STATE, {"criterion": CRITERION, "history": self.history.entries})
+        print(f"\nvalidation at step {step}: {CRITERION} {entry['score']:.3f} "
+              f"(best {self.history.best['score']:.3f} at step {self.history.best['step']})")
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        step = int(self.model.optimizer.iterations.numpy())
+        if step % self.every == 0:
+            self.validate(step)
+            if self.patience and self.history.since_best >= self.patience:
+                print(f"stopping early: no better validation in the last {self.patience}")
+                self.model.stop_training = True
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if not self.model.stop_training or not self.history.entries:
+            self.validate(int(self.model.optimizer.iterations.numpy()))
+
+
+def restore_best(model: keras.Model, best: tf.train.CheckpointManager, run: Path, last_step: int) -> dict:
+    """Load the best validated weights into the model, if any; {step, criterion, score, validation} of what is left."""
+    path = run / STATE
+    entries = json.loads(path.read_text())["history"] if path.is_file() else []
+    if best.latest_checkpoint is None or not entries:
+        return {"step": last_step, "criterion": None, "score": None, "validation": None}
+    step = int(best.latest_checkpoint.rsplit("-", 1)[-1])
+    tf.train.Checkpoint(model=model).restore(best.latest_checkpoint).expect_partial()
+    entry = next(e for e in entries if e["step"] == step)
+    return {"step": step, "criterion": CRITERION, "score": entry["score"], "validation": entry["metrics"]}
+
+
+def validation_objects(requested: int, manifest: dict) -> int:
+    """How many training objects to hold out: the request, or the default (-1)."""
+    return default_count(object_count(manifest, "train")) if requested < 0 else requested
