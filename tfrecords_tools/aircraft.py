@@ -126,13 +126,12 @@ def landing_gear(p: dict, size: float, metal: tuple) -> list[Part]:
     return parts
 
 
-def canopy(p: dict, x: float, glass: tuple) -> Part:
+def canopy(p: dict, x: float, size: float, glass: tuple) -> Part:
     """A cockpit canopy: a stretched dome on the top of the fuselage, its front at x."""
-    r = p["radius"]
+    r = max(p["radius"], thick(0.0, size))
     length = 3.0 * r if p["radius"] < 1.0 else 1.5 * r
-    dome = solid_of_revolution("x", (0.0, 0.75 * r, 0.0), [0.2 * r, 0.5 * r, 0.55 * r, 0.35 * r, 0.1 * r],
+    return solid_of_revolution("x", (0.0, 0.75 * p["radius"], 0.0), [0.2 * r, 0.5 * r, 0.55 * r, 0.35 * r, 0.1 * r],
                                [x - length, x - 0.75 * length, x - 0.45 * length, x - 0.15 * length, x], glass)
-    return dome
 
 
 def aircraft_object(rng: np.random.Generator) -> tuple[str, list[Part]]:
@@ -165,5 +164,5 @@ def aircraft_object(rng: np.random.Generator) -> tuple[str, list[Part]]:
     if kind == "propeller":
         parts += propeller(p, size, metal, rng) + landing_gear(p, size, metal)
     if kind in ("fighter", "glider", "propeller"):
-        parts.append(canopy(p, p["length"] / 2 - 0.6 * p["nose"] * p["length"], (0.15, 0.18, 0.22)))
+        parts.append(canopy(p, p["length"] / 2 - 0.6 * p["nose"] * p["length"], size, (0.15, 0.18, 0.22)))
     return kind, parts
