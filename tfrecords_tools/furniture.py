@@ -185,3 +185,109 @@ def table_object(rng: np.random.Generator) -> tuple[str, list[Part]]:
     top = thick(p["top"], size)
     legs = pedestal(p, size, top, frame) if kind in ("round", "bar") else table_legs(p, size, top, frame, wood)
     return kind, [table_top(p, top, wood)] + legs
+
+
+# Sofas: width (z), depth (x), seat height, back height, arm height, arm width, foot height,
+# seat cushions; the corner sofa adds a chaise of `chaise` length on one side.
+SOFAS = {
+    "two_seater": dict(width=1.6, depth=0.9, height=0.44, back=0.85, arm_height=0.62, arm=0.18, foot=0.1, cushions=2.0,
+                       chaise=0.0),
+    "three_seater": dict(width=2.2, depth=0.95, height=0.43, back=0.88, arm_height=0.6, arm=0.2, foot=0.08, cushions=3.0,
+                         chaise=0.0),
+    "armless": dict(width=1.4, depth=0.8, height=0.42, back=0.75, arm_height=0.0, arm=0.0, foot=0.14, cushions=2.0,
+                    chaise=0.0),
+    "corner": dict(width=2.4, depth=0.95, height=0.43, back=0.85, arm_height=0.6, arm=0.18, foot=0.08, cushions=3.0,
+                   chaise=0.8),
+}
+# Benches: length (z), depth (x), seat height, seat thickness, leg thickness, back height (0: none).
+BENCHES = {
+    "plank": dict(length=1.5, depth=0.35, height=0.45, seat=0.05, leg=0.05, back=0.0),
+    "slatted": dict(length=1.8, depth=0.45, height=0.45, seat=0.04, leg=0.06, back=0.0),
+    "park": dict(length=1.8, depth=0.55, height=0.45, seat=0.04, leg=0.06, back=0.45),
+}
+# Bookshelves: height, width (z), depth (x), board thickness, shelf spacing, columns.
+BOOKSHELVES = {
+    "tall": dict(height=1.8, width=0.8, depth=0.3, board=0.025, spacing=0.35, columns=1.0),
+    "wide": dict(height=1.0, width=1.6, depth=0.35, board=0.025, spacing=0.32, columns=2.0),
+    "cube": dict(height=1.5, width=1.5, depth=0.38, board=0.03, spacing=0.36, columns=4.0),
+    "low": dict(height=0.6, width=1.2, depth=0.3, board=0.03, spacing=0.28, columns=3.0),
+}
+
+
+def sofa_object(rng: np.random.Generator) -> tuple[str, list[Part]]:
+    """An archetype name and the parts of one sofa: base, cushions, back, arms, feet (and a chaise)."""
+    kind, p = draw(rng, SOFAS)
+    fabric, cushion, wood = color(rng, 0.1, 0.85), color(rng, 0.1, 0.9), color(rng, 0.05, 0.5)
+    size = max(p["width"], p["depth"] + p["chaise"], p["back"])
+    half_w, arm = p["width"] / 2, thick(p["arm"], size) if p["arm_height"] > 0 else 0.0
+    seat_thick, back_thick = thick(0.15, size), thick(0.2, size)
+    front, rear = p["depth"] / 2, -p["depth"] / 2
+    base_top = p["height"] - seat_thick
+    parts = [box((rear, p["foot"], -half_w), (front, base_top, half_w), fabric),
+             box((rear, p["foot"], -half_w), (rear + back_thick, p["back"], half_w), fabric)]
+    cushions = int(round(p["cushions"]))
+    inner = np.linspace(-half_w + arm, half_w - arm, cushions + 1)
+    for z0, z1 in zip(inner[:-1], inner[1:]):
+        parts.append(box((rear + back_thick, base_top - 0.01, z0 + 0.005), (front, p["height"], z1 - 0.005), cushion))
+    if p["chaise"] > 0:
+        parts.append(box((front - 0.01, p["foot"], half_w - 0.7 * p["depth"]), (front + p["chaise"], p["height"], half_w),
+                         cushion))
+    for side in (-1, 1):
+        if arm > 0:
+            z0, z1 = sorted((side * half_w, side * (half_w - arm)))
+            parts.append(box((rear, p["foot"], z0), (front, p["arm_height"], z1), fabric))
+    foot = thick(0.05, size)
+    reach_x = front + p["chaise"] - foot if p["chaise"] > 0 else front - foot
+    for x, z in ((rear + foot, -half_w + foot), (rear + foot, half_w - foot), (front - foot, -half_w + foot),
+                 (reach_x, half_w - foot)):
+        parts.append(box((x - foot / 2, 0.0, z - foot / 2), (x + foot / 2, p["foot"] + 0.01, z + foot / 2), wood))
+    return kind, parts
+
+
+def bench_object(rng: np.random.Generator) -> tuple[str, list[Part]]:
+    """An archetype name and the parts of one bench: a plank on slab legs, or slats on a frame."""
+    kind, p = draw(rng, BENCHES)
+    wood, frame = color(rng, 0.25, 0.9), color(rng, 0.05, 0.6)
+    size = max(p["length"], p["height"] + p["back"])
+    seat, leg = thick(p["seat"], size), thick(p["leg"], size)
+    half_l, half_d = p["length"] / 2, p["depth"] / 2
+    if kind == "plank":
+        parts = [box((-half_d, p["height"] - seat, -half_l), (half_d, p["height"], half_l), wood)]
+        for z in (-half_l + 0.12, half_l - 0.12 - leg):
+            parts.append(box((-0.85 * half_d, 0.0, z), (0.85 * half_d, p["height"] - seat + 0.01, z + leg), wood))
+        return kind, parts
+    slats = 3 if kind == "slatted" else 4
+    edges = np.linspace(-half_d, half_d, slats + 1)
+    gap = 0.15 * (edges[1] - edges[0])
+    parts = [box((x0 + gap / 2, p["height"] - seat, -half_l), (x1 - gap / 2, p["height"], half_l), wood)
+             for x0, x1 in zip(edges[:-1], edges[1:])]
+    for z in (-half_l + 0.1, half_l - 0.1):
+        parts.append(box((-half_d, p["height"] - seat - leg, z - leg / 2), (half_d, p["height"] - seat + 0.01, z + leg / 2),
+                         frame))
+        for x in (-half_d + leg / 2, half_d - leg / 2):
+            parts.append(bar((x, 0.0, z), (x, p["height"] - seat, z), (leg / 2, leg / 2), frame))
+    post_foot, post_top = (-half_d + leg / 2, p["height"] - seat), (-half_d - 0.12, p["height"] + p["back"])
+    for z in (-half_l + 0.1, half_l - 0.1) if p["back"] > 0 else ():
+        parts.append(bar((*post_foot, z), (*post_top, z), (leg / 2, leg / 2), frame))
+    for level in (0.5, 0.9) if p["back"] > 0 else ():
+        x, y = (a + level * (b - a) for a, b in zip(post_foot, post_top))
+        parts.append(bar((x + leg / 2, y, -half_l), (x + leg / 2, y, half_l), (0.05, seat / 2), wood, side=(1.0, 0.0, 0.0)))
+    return kind, parts
+
+
+def bookshelf_object(rng: np.random.Generator) -> tuple[str, list[Part]]:
+    """An archetype name and the parts of one bookshelf: sides, top, bottom, back, shelves, dividers."""
+    kind, p = draw(rng, BOOKSHELVES)
+    wood, back_color = color(rng, 0.2, 0.9), color(rng, 0.1, 0.9)
+    size = max(p["height"], p["width"])
+    board = thick(p["board"], size)
+    half_w, half_d, top = p["width"] / 2, p["depth"] / 2, p["height"]
+    parts = [box((-half_d, 0.0, side), (half_d, top, side + board), wood) for side in (-half_w, half_w - board)]
+    levels = max(2, int(round(top / p["spacing"])))
+    for y in np.linspace(0.0, top - board, levels + 1):
+        parts.append(box((-half_d, y, -half_w + board - 0.005), (half_d, y + board, half_w - board + 0.005), wood))
+    parts.append(box((-half_d, 0.0, -half_w), (-half_d + board, top, half_w), back_color))
+    columns = max(1, int(round(p["columns"])))
+    for z in np.linspace(-half_w, half_w, columns + 1)[1:-1]:
+        parts.append(box((-half_d + board - 0.005, 0.0, z - board / 2), (half_d, top, z + board / 2), wood))
+    return kind, parts

@@ -17,11 +17,14 @@ from tfrecords_tools.aircraft import aircraft_object
 from tfrecords_tools.atomic import write_text_atomic
 from tfrecords_tools.cars import car_object
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.furniture import chair_object, table_object
+from tfrecords_tools.furniture import bench_object, bookshelf_object, chair_object, sofa_object, table_object
+from tfrecords_tools.lamps import lamp_object
+from tfrecords_tools.mugs import mug_object
 from tfrecords_tools.parts import Part, merge
 
 BUILDERS: dict[str, Callable[[np.random.Generator], tuple[str, list[Part]]]] = {
-    "car": car_object, "chair": chair_object, "table": table_object, "aircraft": aircraft_object}
+    "car": car_object, "chair": chair_object, "table": table_object, "aircraft": aircraft_object, "sofa": sofa_object,
+    "bench": bench_object, "bookshelf": bookshelf_object, "lamp": lamp_object, "mug": mug_object}
 CATEGORIES = tuple(BUILDERS)
 
 
