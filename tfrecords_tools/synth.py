@@ -61,6 +61,8 @@ def check_categories(categories: tuple[str, ...]) -> None:
 def synth_dataset(out: str, objects: int, seed: int, categories: tuple[str, ...] = ("car",)) -> list[Path]:
     """Write `objects` objects as OUT/<object_id>/model.obj plus OUT/metadata.json (the category of each)."""
     check_categories(categories)
+    if objects < 1:
+        raise UserError(f"--objects must be at least 1, got {objects}")
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     paths, category_of = [], {}

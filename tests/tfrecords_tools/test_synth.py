@@ -13,6 +13,7 @@ from tfrecords_tools.aircraft import AIRCRAFT
 from tfrecords_tools.cars import ARCHETYPES
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
+from tfrecords_tools.errors import UserError
 from tfrecords_tools.furniture import BENCHES, BOOKSHELVES, CHAIRS, SOFAS, TABLES
 from tfrecords_tools.lamps import LAMPS
 from tfrecords_tools.mugs import MUGS
@@ -133,6 +134,14 @@ def test_cli_rejects_an_unknown_category_in_one_line_and_writes_nothing(tmp_path
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"error: unknown category 'boat'; choose from {', '.join(CATEGORIES)}"]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("objects, categories, message", [
+    (3, ("car", "car"), "distinct"), (3, (), "at least one"), (0, ("car",), "--objects must be at least 1")])
+def test_repeated_or_no_categories_and_no_objects_are_user_errors(tmp_path, objects, categories, message):
+    with pytest.raises(UserError, match=message):
+        synth_dataset(str(tmp_path / "meshes"), objects, 0, categories)
+    assert not (tmp_path / "meshes").exists()
 
 
 def test_converted_records_carry_each_objects_category(tmp_path):
