@@ -150,7 +150,8 @@ def aircraft_object(rng: np.random.Generator) -> tuple[str, list[Part]]:
     if kind == "fighter" and rng.random() < 0.5:
         for side in (-1, 1):
             one = fin(tail + fin_root, fin_base, p["fin"], fin_root, fin_thick, accent)
-            parts.append(translate(rotate(one, "x", side * 18.0, (0.0, fin_base, 0.0)), (0.0, 0.0, side * 0.6 * p["radius"])))
+            canted = rotate(one, "x", side * 18.0, (0.0, fin_base, 0.0))
+            parts.append(translate(canted, (0.0, 0.0, side * 0.6 * p["radius"])))
     else:
         parts.append(fin(tail + fin_root, fin_base, p["fin"], fin_root, fin_thick, accent))
     if p["tail_span"] > 0:

@@ -33,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
                                   description="Meshes -> solid voxels + renders -> sharded TFRecords (docs/format.md).")
     sub = top.add_subparsers(dest="command", required=True)
 
-    synth = sub.add_parser("synth", help="write built-in synthetic meshes (cars, chairs, tables, aircraft)")
+    synth = sub.add_parser("synth", help="write built-in synthetic meshes (cars; --categories for chairs, tables, aircraft, ...)")
     synth.add_argument("--out", required=True, help="folder to write <object_id>/model.obj into")
     synth.add_argument("--objects", type=int, default=100, help="number of objects (default 100)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -116,8 +116,8 @@ def chair_object(rng: np.random.Generator) -> tuple[str, list[Part]]:
     if kind == "stool":
         parts = [cylinder("y", (0.0, 0.0, 0.0), p["width"] / 2, p["height"] - seat, p["height"], cushion)]
     else:
-        parts = [box((-p["depth"] / 2, p["height"] - seat, -p["width"] / 2), (p["depth"] / 2, p["height"], p["width"] / 2),
-                     cushion)]
+        half_d, half_w = p["depth"] / 2, p["width"] / 2
+        parts = [box((-half_d, p["height"] - seat, -half_w), (half_d, p["height"], half_w), cushion)]
     parts += office_base(p, size, frame) if kind == "office" else chair_legs(p, size, frame)
     if p["back"] > 0:
         parts += chair_back(p, size, frame, cushion)
@@ -192,8 +192,8 @@ def table_object(rng: np.random.Generator) -> tuple[str, list[Part]]:
 SOFAS = {
     "two_seater": dict(width=1.6, depth=0.9, height=0.44, back=0.85, arm_height=0.62, arm=0.18, foot=0.1, cushions=2.0,
                        chaise=0.0),
-    "three_seater": dict(width=2.2, depth=0.95, height=0.43, back=0.88, arm_height=0.6, arm=0.2, foot=0.08, cushions=3.0,
-                         chaise=0.0),
+    "three_seater": dict(width=2.2, depth=0.95, height=0.43, back=0.88, arm_height=0.6, arm=0.2, foot=0.08,
+                         cushions=3.0, chaise=0.0),
     "armless": dict(width=1.4, depth=0.8, height=0.42, back=0.75, arm_height=0.0, arm=0.0, foot=0.14, cushions=2.0,
                     chaise=0.0),
     "corner": dict(width=2.4, depth=0.95, height=0.43, back=0.85, arm_height=0.6, arm=0.18, foot=0.08, cushions=3.0,
@@ -230,8 +230,8 @@ def sofa_object(rng: np.random.Generator) -> tuple[str, list[Part]]:
     for z0, z1 in zip(inner[:-1], inner[1:]):
         parts.append(box((rear + back_thick, base_top - 0.01, z0 + 0.005), (front, p["height"], z1 - 0.005), cushion))
     if p["chaise"] > 0:
-        parts.append(box((front - 0.01, p["foot"], half_w - 0.7 * p["depth"]), (front + p["chaise"], p["height"], half_w),
-                         cushion))
+        chaise_lo = (front - 0.01, p["foot"], half_w - 0.7 * p["depth"])
+        parts.append(box(chaise_lo, (front + p["chaise"], p["height"], half_w), cushion))
     for side in (-1, 1):
         if arm > 0:
             z0, z1 = sorted((side * half_w, side * (half_w - arm)))
@@ -244,34 +244,40 @@ def sofa_object(rng: np.random.Generator) -> tuple[str, list[Part]]:
     return kind, parts
 
 
+def bench_back(p: dict, under: float, leg: float, seat: float, wood: tuple, frame: tuple) -> list[Part]:
+    """A park bench's backrest: two posts leaning back from the rear legs, two slats on them."""
+    half_l, half_d = p["length"] / 2, p["depth"] / 2
+    foot, top = (-half_d + leg / 2, under), (-half_d - 0.12, p["height"] + p["back"])
+    parts = [bar((*foot, z), (*top, z), (leg / 2, leg / 2), frame) for z in (-half_l + 0.1, half_l - 0.1)]
+    for level in (0.5, 0.9):
+        x, y = (a + level * (b - a) for a, b in zip(foot, top))
+        parts.append(bar((x + leg / 2, y, -half_l), (x + leg / 2, y, half_l), (0.05, seat / 2), wood,
+                         side=(1.0, 0.0, 0.0)))
+    return parts
+
+
 def bench_object(rng: np.random.Generator) -> tuple[str, list[Part]]:
     """An archetype name and the parts of one bench: a plank on slab legs, or slats on a frame."""
     kind, p = draw(rng, BENCHES)
     wood, frame = color(rng, 0.25, 0.9), color(rng, 0.05, 0.6)
     size = max(p["length"], p["height"] + p["back"])
     seat, leg = thick(p["seat"], size), thick(p["leg"], size)
-    half_l, half_d = p["length"] / 2, p["depth"] / 2
+    half_l, half_d, under = p["length"] / 2, p["depth"] / 2, p["height"] - seat
     if kind == "plank":
-        parts = [box((-half_d, p["height"] - seat, -half_l), (half_d, p["height"], half_l), wood)]
+        parts = [box((-half_d, under, -half_l), (half_d, p["height"], half_l), wood)]
         for z in (-half_l + 0.12, half_l - 0.12 - leg):
-            parts.append(box((-0.85 * half_d, 0.0, z), (0.85 * half_d, p["height"] - seat + 0.01, z + leg), wood))
+            parts.append(box((-0.85 * half_d, 0.0, z), (0.85 * half_d, under + 0.01, z + leg), wood))
         return kind, parts
-    slats = 3 if kind == "slatted" else 4
-    edges = np.linspace(-half_d, half_d, slats + 1)
+    edges = np.linspace(-half_d, half_d, (3 if kind == "slatted" else 4) + 1)
     gap = 0.15 * (edges[1] - edges[0])
-    parts = [box((x0 + gap / 2, p["height"] - seat, -half_l), (x1 - gap / 2, p["height"], half_l), wood)
+    parts = [box((x0 + gap / 2, under, -half_l), (x1 - gap / 2, p["height"], half_l), wood)
              for x0, x1 in zip(edges[:-1], edges[1:])]
     for z in (-half_l + 0.1, half_l - 0.1):
-        parts.append(box((-half_d, p["height"] - seat - leg, z - leg / 2), (half_d, p["height"] - seat + 0.01, z + leg / 2),
-                         frame))
+        parts.append(box((-half_d, under - leg, z - leg / 2), (half_d, under + 0.01, z + leg / 2), frame))
         for x in (-half_d + leg / 2, half_d - leg / 2):
-            parts.append(bar((x, 0.0, z), (x, p["height"] - seat, z), (leg / 2, leg / 2), frame))
-    post_foot, post_top = (-half_d + leg / 2, p["height"] - seat), (-half_d - 0.12, p["height"] + p["back"])
-    for z in (-half_l + 0.1, half_l - 0.1) if p["back"] > 0 else ():
-        parts.append(bar((*post_foot, z), (*post_top, z), (leg / 2, leg / 2), frame))
-    for level in (0.5, 0.9) if p["back"] > 0 else ():
-        x, y = (a + level * (b - a) for a, b in zip(post_foot, post_top))
-        parts.append(bar((x + leg / 2, y, -half_l), (x + leg / 2, y, half_l), (0.05, seat / 2), wood, side=(1.0, 0.0, 0.0)))
+            parts.append(bar((x, 0.0, z), (x, under, z), (leg / 2, leg / 2), frame))
+    if p["back"] > 0:
+        parts += bench_back(p, under, leg, seat, wood, frame)
     return kind, parts
 
 

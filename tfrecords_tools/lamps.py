@@ -33,9 +33,9 @@ def lamp_object(rng: np.random.Generator) -> tuple[str, list[Part]]:
         parts.append(shade(p["shade_bottom"], p["shade_top"], p["height"] - p["shade"], p["shade"], fabric))
     elif kind == "table":
         body = p["height"] - p["shade"]
-        parts.append(solid_of_revolution("y", (0.0, 0.0, 0.0), [0.6 * p["pole"], p["pole"], 0.8 * p["pole"], 0.25 * p["pole"],
-                                                                0.25 * p["pole"]],
-                                         [base - 0.01, 0.35 * body, 0.7 * body, 0.9 * body, body + 0.02], metal))
+        radii = [r * p["pole"] for r in (0.6, 1.0, 0.8, 0.25, 0.25)]
+        heights = [base - 0.01, 0.35 * body, 0.7 * body, 0.9 * body, body + 0.02]
+        parts.append(solid_of_revolution("y", (0.0, 0.0, 0.0), radii, heights, metal))
         parts.append(shade(p["shade_bottom"], p["shade_top"], body, p["shade"], fabric))
     else:
         elbow = (-0.3 * p["height"] * rng.uniform(0.3, 0.7), 0.6 * p["height"], 0.0)

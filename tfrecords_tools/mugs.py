@@ -27,8 +27,8 @@ def wall(p: dict, wall_thick: float, glaze: tuple) -> list[Part]:
         rings = []
         for radius in (p["bottom"], p["top"]):
             inner = radius - wall_thick
-            rings.append(np.array([[inner * np.cos(a0), inner * np.sin(a0)], [radius * np.cos(a0), radius * np.sin(a0)],
-                                   [radius * np.cos(a1), radius * np.sin(a1)], [inner * np.cos(a1), inner * np.sin(a1)]]))
+            corners = ((inner, a0), (radius, a0), (radius, a1), (inner, a1))
+            rings.append(np.array([[r * np.cos(a), r * np.sin(a)] for r, a in corners]))  # (4, 2) in (x, z)
         parts.append(loft([r[:, ::-1] for r in rings], [0.0, p["height"]], "y", glaze))  # (z, x) across y
     return parts
 

@@ -81,13 +81,6 @@ def cylinder(axis: str, centre: tuple, radius: float, w0: float, w1: float, colo
     return solid_of_revolution(axis, centre, [radius, radius], [w0, w1], color, sections)
 
 
-def frustum(axis: str, centre: tuple, half0: tuple, half1: tuple, w0: float, w1: float, color: Color) -> Part:
-    """A tapered box along `axis` through `centre`: (x, y, z) half sizes half0 at w0, half1 at w1."""
-    cu, cv = across(axis, centre)
-    return loft([rectangle(cu, cv, *across(axis, half0)), rectangle(cu, cv, *across(axis, half1))], [w0, w1],
-                axis, color)
-
-
 def solid_of_revolution(axis: str, centre: tuple, radii: list[float], positions: list[float], color: Color,
                         sections: int = 20) -> Part:
     """A round solid along `axis` through `centre`: radius radii[i] (> 0) at positions[i] (increasing)."""
