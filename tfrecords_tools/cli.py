@@ -4,7 +4,7 @@ import os
 
 from tfrecords_tools.config import DEFAULT_VIEWPOINTS, ConvertConfig
 from tfrecords_tools.sources import FORMATS
-from tfrecords_tools.synth import CATEGORIES
+from tfrecords_tools.synth import CATEGORIES, synth_dataset
 
 
 def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,8 +59,6 @@ def main() -> None:
     """Parse flags and run one subcommand."""
     args = parser().parse_args()
     if args.command == "synth":
-        from tfrecords_tools.synth import synth_dataset
-
         synth_dataset(args.out, args.objects, args.seed, tuple(c.strip() for c in args.categories.split(",")))
         print(f"wrote {args.objects} meshes to {args.out}")
     elif args.command == "convert":

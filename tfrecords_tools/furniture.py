@@ -1,6 +1,7 @@
-"""Procedurally generated chairs and tables, built from closed parts like the cars.
+"""Procedurally generated furniture (chairs, tables, sofas, benches, bookshelves), built from
+closed parts like the cars.
 
-x = depth (the front, where one sits or stands, at +x), y = up, z = width; metres. Each
+x = depth (the front, where one sits or reaches in, at +x), y = up, z = width; metres. Each
 category has a few archetypes whose continuous parameters are jittered per object.
 """
 import numpy as np
