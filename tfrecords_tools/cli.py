@@ -4,6 +4,7 @@ import os
 
 from tfrecords_tools.config import DEFAULT_VIEWPOINTS, ConvertConfig
 from tfrecords_tools.sources import FORMATS
+from tfrecords_tools.synth import CATEGORIES, synth_dataset
 
 
 def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,10 +33,12 @@ def parser() -> argparse.ArgumentParser:
                                   description="Meshes -> solid voxels + renders -> sharded TFRecords (docs/format.md).")
     sub = top.add_subparsers(dest="command", required=True)
 
-    synth = sub.add_parser("synth", help="write the built-in synthetic car meshes")
+    synth = sub.add_parser("synth", help="write built-in synthetic meshes (cars; --categories for chairs, tables, aircraft, ...)")
     synth.add_argument("--out", required=True, help="folder to write <object_id>/model.obj into")
-    synth.add_argument("--objects", type=int, default=100, help="number of cars (default 100)")
+    synth.add_argument("--objects", type=int, default=100, help="number of objects (default 100)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument("--categories", default="car",
+                       help=f"comma-separated categories, taken in turn (default car; any of {','.join(CATEGORIES)})")
 
     add_convert_arguments(sub.add_parser("convert", help="meshes -> voxels + renders -> sharded TFRecords + manifest.json"))
 
@@ -56,9 +59,7 @@ def main() -> None:
     """Parse flags and run one subcommand."""
     args = parser().parse_args()
     if args.command == "synth":
-        from tfrecords_tools.synth import synth_dataset
-
-        synth_dataset(args.out, args.objects, args.seed)
+        synth_dataset(args.out, args.objects, args.seed, tuple(c.strip() for c in args.categories.split(",")))
         print(f"wrote {args.objects} meshes to {args.out}")
     elif args.command == "convert":
         from tfrecords_tools.convert import convert

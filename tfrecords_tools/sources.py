@@ -1,7 +1,8 @@
 """Finding the objects of an input folder in each supported layout (`convert --format`).
 
 - synth: the built-in layout `<id>/model.obj` (or any mesh file: id = relative path without
-  suffix); category from `--category`, else `metadata.json`, else `object`.
+  suffix); category from `--category`, else `metadata.json` (the object's entry in its
+  `categories` map, else its `category`), else `object`.
 - shapenet: ShapeNetCore v1 `SYNSET/MODEL_ID/model.obj` or v2
   `SYNSET/MODEL_ID/models/model_normalized.obj`; category from the synset id.
 - r2n2: 3D-R2N2's data as distributed: `ShapeNetVox32/SYNSET/MODEL_ID/model.binvox` and
@@ -42,15 +43,30 @@ def mesh_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in MESH_SUFFIXES and p.is_file())
 
 
+def synth_metadata(root: Path) -> dict:
+    """The folder's metadata.json (empty when there is none); a UserError when it is not a JSON object."""
+    path = root / "metadata.json"
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("categories", {}), dict):
+        raise UserError(f"{path} must be a JSON object, its `categories` a map of object id to category")
+    return meta
+
+
 def synth_sources(root: Path, category: str) -> list[Source]:
     """The built-in layout."""
-    meta = root / "metadata.json"
-    category = category or (json.loads(meta.read_text()).get("category", "object") if meta.is_file() else "object")
+    meta = synth_metadata(root)
+    per_object = meta.get("categories", {})
     sources = []
     for path in mesh_files(root):
         rel = path.relative_to(root)
         object_id = (rel.parent if rel.stem == "model" else rel.with_suffix("")).as_posix()
-        sources.append(Source(object_id, category, str(path)))
+        own = category or per_object.get(object_id) or meta.get("category", "object")
+        sources.append(Source(object_id, own, str(path)))
     return sources
 
 

@@ -7,7 +7,7 @@ from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
 from tfrecords_tools.manifest import MANIFEST
 from tfrecords_tools.records import FORMAT_VERSION
-from tfrecords_tools.synth import synth_dataset
+from tfrecords_tools.synth import check_categories, synth_dataset
 
 SEED = 0
 VIEWS = 12
@@ -27,14 +27,23 @@ def code_version() -> str:
     return f"{version}-f{FORMAT_VERSION}"
 
 
-def synthetic_dataset(objects: int, seed: int, voxel_res: int, image_size: int, views: int) -> str:
-    """Path of a converted synthetic car dataset in the cache, made on first use (resumable)."""
-    root = cache_dir() / f"synth-{code_version()}-seed{seed}-n{objects}"
+def cached_root(objects: int, seed: int, categories: tuple[str, ...]) -> Path:
+    """The cache folder of one synthetic dataset; the categories are named unless they are just cars."""
+    kinds = "" if categories == ("car",) else "-" + "+".join(categories)
+    return cache_dir() / f"synth-{code_version()}-seed{seed}-n{objects}{kinds}"
+
+
+def synthetic_dataset(objects: int, seed: int, voxel_res: int, image_size: int, views: int,
+                      categories: tuple[str, ...] = ("car",)) -> str:
+    """Path of a converted synthetic dataset of `categories` in the cache, made on first use (resumable)."""
+    categories = tuple(categories)
+    check_categories(categories)
+    root = cached_root(objects, seed, categories)
     data = root / f"data-r{voxel_res}-s{image_size}-v{views}"
     if not (data / MANIFEST).is_file():
-        print(f"making a synthetic dataset ({objects} cars) in {root}")
+        print(f"making a synthetic dataset ({objects} objects: {', '.join(categories)}) in {root}")
         if not (root / "meshes" / "metadata.json").is_file():
-            synth_dataset(str(root / "meshes"), objects, seed)
+            synth_dataset(str(root / "meshes"), objects, seed, categories)
         convert(ConvertConfig(meshes=str(root / "meshes"), out=str(data), voxel_res=voxel_res,
                               image_size=image_size, views=views, workers=os.cpu_count() or 1, seed=seed))
     return str(data)

@@ -12,6 +12,7 @@ from PIL import Image
 from tfrecords_tools.binvox import Binvox, write_binvox
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
+from tfrecords_tools.errors import UserError
 from tfrecords_tools.sources import discover
 
 SMALL = dict(voxel_res=16, image_size=32, views=2, workers=1, seed=0)
@@ -112,3 +113,24 @@ def test_r2n2_without_renderings_folder_is_a_user_error(tmp_path):
     (tmp_path / "ShapeNetVox32").mkdir()
     with pytest.raises(UserError, match="ShapeNetRendering"):
         discover("r2n2", str(tmp_path))
+
+
+def synth_tree(root: Path, meta: str) -> None:
+    """Two one-triangle meshes in the synth layout and a metadata.json of the given text."""
+    for object_id in ("a-1", "b-2"):
+        (root / object_id).mkdir(parents=True)
+        (root / object_id / "model.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    (root / "metadata.json").write_text(meta)
+
+
+def test_synth_category_per_object_from_metadata_unless_the_flag_sets_one(tmp_path):
+    synth_tree(tmp_path, json.dumps({"categories": {"a-1": "chair"}, "category": "thing"}))
+    assert {s.object_id: s.category for s in discover("synth", str(tmp_path))} == {"a-1": "chair", "b-2": "thing"}
+    assert {s.category for s in discover("synth", str(tmp_path), category="lamp")} == {"lamp"}
+
+
+@pytest.mark.parametrize("meta", ["{not json", json.dumps(["car"]), json.dumps({"categories": ["car"]})])
+def test_synth_metadata_that_is_not_a_json_object_is_a_user_error(tmp_path, meta):
+    synth_tree(tmp_path, meta)
+    with pytest.raises(UserError, match="metadata.json"):
+        discover("synth", str(tmp_path))

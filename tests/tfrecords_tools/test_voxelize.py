@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from tfrecords_tools.synth import box, merge
+from tfrecords_tools.parts import box, merge
 from tfrecords_tools.voxelize import voxelize
 
 
