@@ -8,7 +8,8 @@ import tensorflow as tf
 
 
 class Summaries(keras.callbacks.Callback):
-    """Train loss, learning rate and throughput every step; the loss of one test mini-batch every `every` steps."""
+    """Train loss, learning rate, throughput (and a learned temperature) every step; the loss of one test
+    mini-batch every `every` steps."""
 
     def __init__(self, logdir: str, test_loss: Callable[[], float], batch_size: int, every: int = 20,
                  unit: str = "triplets"):
@@ -26,6 +27,8 @@ class Summaries(keras.callbacks.Callback):
             tf.summary.scalar("loss", logs["loss"])
             tf.summary.scalar("learning_rate", float(self.model.optimizer.learning_rate.numpy()))
             tf.summary.scalar(f"{self.unit}_per_second", self.batch_size / max(now - self.last, 1e-9))
+            if self.model.logit_scale.trainable:
+                tf.summary.scalar("temperature", float(self.model.temperature))
         if step % self.every == 0:
             with self.test.as_default(step=step):
                 tf.summary.scalar("loss", self.test_loss())

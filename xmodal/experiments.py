@@ -1,10 +1,13 @@
-"""`python -m xmodal.experiments architectures|losses [--quick]`: the report's experiments on the built-in data.
+"""`python -m xmodal.experiments architectures|losses|ablation [--quick]`: experiments on the built-in data.
 
 - architectures: the report's Figure 4 at CPU scale: the four candidates trained with equation
   (1) (Adam default, margin 1, 24 triplets per batch), train loss every step and the loss of one
   test mini-batch every 20 steps; CSV + PNG in the output folder.
 - losses: one architecture, dataset and step budget per loss; a markdown table of Recall@1/@5
   both ways, mAP, modality gap and training time.
+- ablation: the training recipe of issue-sized data, each change alone on top of the recipe before it
+  (BEFORE) and all together (the defaults), on two datasets: the built-in cars and a second set of
+  several categories, another seed and size, that the defaults were not tuned on.
 --quick runs a tiny version (the tests use it).
 """
 import argparse
@@ -36,6 +39,7 @@ class Scale:
     batch_size: int = 24  # triplets, as the report
     objects_per_batch: int = 16  # P of P x K batches; K = 3
     seed: int = 2016  # of the benchmark dataset, distinct from the demo's
+    categories: tuple[str, ...] = ("car",)
 
     def fit_config(self, **fields) -> FitConfig:
         """A FitConfig with this scale's batch sizes."""
@@ -44,6 +48,22 @@ class Scale:
 
 FULL = Scale(objects=640, views=12, steps=1500, loss_steps=3000)
 QUICK = Scale(objects=16, views=4, steps=30, loss_steps=30, batch_size=4, objects_per_batch=4)
+# The ablation's second dataset: other categories, seed, size and views, never used to choose the defaults.
+UNSEEN = Scale(objects=500, views=8, steps=0, loss_steps=0, seed=23, categories=("car", "chair", "table", "aircraft"))
+UNSEEN_QUICK = dataclasses.replace(QUICK, seed=23, categories=("chair", "table"))
+QUICK_ABLATION = dict(objects_per_batch=4, views_per_object=2, validation_objects=3, eval_every=10)
+DEFAULTS = FitConfig()
+BEFORE = dict(preset="small", objects_per_batch=16, views_per_object=3, learning_rate=1e-3, warmup_steps=0,
+              decay_steps=0, weight_decay=0.0, dropout=0.0, learn_temperature=False, crop=1.0, color_jitter=0.0,
+              mirror=False, validation_objects=0)  # the recipe of xmodal 0.1 (docs/results.md before the ablation)
+CHANGES = (  # (label, the fields of the defaults that make the change)
+    ("validation: best checkpoint, early stopping", ("validation_objects", "eval_every", "patience")),
+    ("augmentation: crops, colour jitter, mirroring", ("crop", "color_jitter", "mirror")),
+    ("AdamW, warm-up and cosine decay", ("weight_decay", "warmup_steps", "decay_steps")),
+    ("learned temperature", ("learn_temperature",)),
+)
+ALTERNATIVES = (("+ res-small preset (BN, residual units, GAP), alone", dict(preset="res-small")),
+                ("all, with the res-small preset", dict(preset="res-small")))
 CANDIDATES = ("1-conv-1-fc", "2-conv-1-fc", "3-conv-1-fc", "2-conv-2-fc")
 LOSS_RUNS = (  # (label, FitConfig overrides): the report's setting first
     ("triplet, report's batches (eq. 1)", dict(loss="triplet")),
@@ -58,7 +78,7 @@ LOSS_RUNS = (  # (label, FitConfig overrides): the report's setting first
 
 def benchmark_data(scale: Scale) -> str:
     """The built-in benchmark dataset of this scale (32^3 voxels, 64^2 images), made once and cached."""
-    return synthetic_dataset(scale.objects, scale.seed, 32, 64, scale.views)
+    return synthetic_dataset(scale.objects, scale.seed, 32, 64, scale.views, scale.categories)
 
 
 def fresh_fit(cfg: FitConfig) -> dict:
@@ -145,23 +165,63 @@ def losses(scale: Scale, out: Path, work: Path, preset: str) -> None:
     print("\n".join(lines))
 
 
+def ablation_runs(steps: int) -> list[tuple[str, dict]]:
+    """(label, FitConfig overrides): the recipe before, each change alone on top of it, the defaults, and the
+    residual preset alone and with the defaults; cosine decays end with the run's `steps`."""
+    runs = [("before (xmodal 0.1)", BEFORE)]
+    runs += [(f"+ {label}", {**BEFORE, **{f: getattr(DEFAULTS, f) for f in fields}}) for label, fields in CHANGES]
+    runs += [("all (the defaults)", {}), (ALTERNATIVES[0][0], {**BEFORE, **ALTERNATIVES[0][1]}), ALTERNATIVES[1]]
+    return [(label, {**fields, "decay_steps": steps if fields.get("decay_steps", DEFAULTS.decay_steps) else 0})
+            for label, fields in runs]
+
+
+def ablation(scales: tuple[Scale, Scale], steps: int, out: Path, work: Path, extra: dict) -> None:
+    """ablation.md and ablation.csv: held-out retrieval of each run on both datasets (`extra` overrides every run)."""
+    header = ("dataset", "run", "image->voxel R@1", "image->voxel R@5", "voxel->image R@1", "voxel->image R@5",
+              "modality gap (mean)", "exported step", "train minutes")
+    rows = []
+    for scale in scales:
+        data = benchmark_data(scale)
+        name = f"{'+'.join(scale.categories)} ({scale.objects}, seed {scale.seed})"
+        for index, (label, overrides) in enumerate(ablation_runs(steps)):
+            run = work / f"ablation-{scale.seed}-{index}"
+            cfg = dataclasses.replace(DEFAULTS, **{"steps": steps, "checkpoint_every": steps, **overrides, **extra},
+                                      data=data, out=str(run), export=str(run) + "-export")
+            start = time.perf_counter()
+            result = fresh_fit(cfg)
+            minutes = (time.perf_counter() - start) / 60
+            i2v, v2i = result["metrics"]["image_to_voxel"], result["metrics"]["voxel_to_image"]
+            rows.append((name, label, i2v["recall@1"], i2v["recall@5"], v2i["recall@1"], v2i["recall@5"],
+                         result["metrics"]["modality_gap"]["mean"], result["exported"]["step"], minutes))
+    write_csv(out / "ablation.csv", [header, *rows])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(list(r[:2]) + [f"{x:.3f}" for x in r[2:7]] + [str(r[7]), f"{r[8]:.1f}"]) + " |"
+              for r in rows]
+    write_text_atomic(out / "ablation.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main() -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(prog="python -m xmodal.experiments", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("experiment", choices=("architectures", "losses"))
+    parser.add_argument("experiment", choices=("architectures", "losses", "ablation"))
     parser.add_argument("--quick", action="store_true", help="a tiny version (seconds, not minutes)")
     parser.add_argument("--out", default="docs/results", help="folder for the CSV, PNG and markdown (default docs/results)")
     parser.add_argument("--work", default="runs/experiments", help="folder for the runs (default runs/experiments)")
     parser.add_argument("--preset", default="small", help="architecture of the losses experiment (default small)")
+    parser.add_argument("--steps", type=int, default=DEFAULTS.steps, help="steps of each ablation run (default: fit's)")
     args = parser.parse_args()
     scale = QUICK if args.quick else FULL
     out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
     if args.experiment == "architectures":
         architectures(scale, out, work)
-    else:
+    elif args.experiment == "losses":
         losses(scale, out, work, args.preset)
+    else:
+        ablation((scale, UNSEEN_QUICK if args.quick else UNSEEN), 20 if args.quick else args.steps, out, work,
+                 QUICK_ABLATION if args.quick else {})
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import sys
 
 def test_quick_experiments_write_curves_and_the_loss_table(tmp_path):
     out, work = tmp_path / "results", tmp_path / "runs"
-    for experiment in ("architectures", "losses"):
+    for experiment in ("architectures", "losses", "ablation"):
         done = subprocess.run([sys.executable, "-m", "xmodal.experiments", experiment, "--quick", "--out", str(out),
                                "--work", str(work)], capture_output=True, text=True, timeout=900,
                               env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
@@ -19,3 +19,7 @@ def test_quick_experiments_write_curves_and_the_loss_table(tmp_path):
     table = (out / "losses.md").read_text().splitlines()
     assert "image->voxel R@1" in table[0] and len(table) == 2 + 7
     assert any(line.startswith("| lifted |") for line in table) and any(line.startswith("| info_nce |") for line in table)
+    ablation = (out / "ablation.md").read_text().splitlines()
+    assert len(ablation) == 2 + 2 * 9  # before, 4 changes alone, all, res-small alone and with all: on both datasets
+    assert sum("all (the defaults)" in line for line in ablation) == 2
+    assert any("chair+table" in line for line in ablation)

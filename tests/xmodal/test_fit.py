@@ -136,7 +136,8 @@ def test_default_loss_trains_on_object_batches_and_exports_unit_embeddings(tiny_
 
 
 VALIDATED = dict(preset="small", loss="info_nce", objects_per_batch=4, views_per_object=2, validation_objects=3,
-                 eval_every=5, patience=0, checkpoint_every=5, test_every=5, crop=0.8, color_jitter=0.2, mirror=True)
+                 eval_every=5, patience=0, checkpoint_every=5, test_every=5, crop=0.8, color_jitter=0.2, mirror=True,
+                 learn_temperature=True, weight_decay=0.01, warmup_steps=5, decay_steps=20, dropout=0.1)
 
 
 def validated_fit(data: str, root: Path, name: str, steps: int, **fields) -> dict:
@@ -160,7 +161,7 @@ def test_validation_logs_keeps_the_best_and_longer_training_never_exports_worse(
     assert json.loads((tmp_path / "long-export" / "training.json").read_text())["step"] == best
     assert long["metrics"]["exported"]["step"] == best
     assert {"validation/criterion", "validation/image_to_voxel/recall@1", "validation/voxel_to_image/recall@5",
-            "validation/image_to_voxel/map", "validation/modality_gap"} <= event_tags(tmp_path / "long" / "logs")
+            "validation/image_to_voxel/map", "validation/modality_gap", "train/temperature"} <= event_tags(tmp_path / "long" / "logs")
 
 
 def test_init_starts_from_the_source_embeddings(tiny_data, tiny_model, tmp_path):
