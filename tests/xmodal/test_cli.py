@@ -53,13 +53,16 @@ def fetch(url: str, deadline: float) -> bytes:
             time.sleep(1)
 
 
-def test_embed_writes_projector_files_that_tensorboard_serves(tiny_model, tiny_data, tmp_path):
+def test_embed_writes_projector_files_that_tensorboard_opens_first(tiny_model, tiny_data, tmp_path):
     logdir, tsne = tmp_path / "logs", tmp_path / "tsne.png"
+    for run_name in ("train", "test"):  # fit's scalar runs: they must not compete with the projector run
+        with tf.summary.create_file_writer(str(logdir / run_name)).as_default():
+            tf.summary.scalar("loss", 1.0, step=1)
     done = run("xmodal.embed", "--model", tiny_model, "--data", tiny_data, "--logdir", str(logdir),
                "--objects", "3", "--tsne", str(tsne))
     assert done.returncode == 0, done.stderr[-2000:]
     assert tsne.read_bytes()[:4] == b"\x89PNG"
-    lines = (logdir / "metadata.tsv").read_text().splitlines()
+    lines = (logdir / "projector" / "metadata.tsv").read_text().splitlines()
     assert lines[0].split("\t") == ["object_id", "modality", "view", "category", "azimuth", "elevation"]
     assert len(lines) == 1 + 3 * 5 and sum("\tvoxels\t" in line for line in lines) == 3
     port = free_port()
@@ -69,11 +72,12 @@ def test_embed_writes_projector_files_that_tensorboard_serves(tiny_model, tiny_d
     try:
         base = f"http://127.0.0.1:{port}/data/plugin/projector"
         deadline = time.time() + 120
-        assert "." in json.loads(fetch(f"{base}/runs", deadline))
-        info = json.loads(fetch(f"{base}/info?run=.", deadline))
+        assert json.loads(fetch(f"{base}/runs", deadline)) == ["projector"]
+        info = json.loads(fetch(f"{base}/info?run=projector", deadline))
         [embedding] = info["embeddings"]
         assert embedding["tensorShape"] == [15, 128] and embedding["sprite"]["imagePath"] == "sprite.png"
-        sprite = fetch(f"{base}/sprite_image?run=.&name={embedding['tensorName']}", deadline)
+        assert embedding["metadataPath"] == "metadata.tsv"
+        sprite = fetch(f"{base}/sprite_image?run=projector&name={embedding['tensorName']}", deadline)
         assert sprite[:4] == b"\x89PNG"
     finally:
         server.terminate()
