@@ -24,7 +24,9 @@ def test_evaluate_writes_the_metric_keys(tiny_model, tiny_data, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert set(metrics) == {"image_to_voxel", "voxel_to_image", "image_to_image", "modality_gap", "n_objects", "n_images"}
-    assert set(metrics["image_to_voxel"]) == {"recall@1", "recall@5", "recall@10", "map"}
+    assert set(metrics["image_to_voxel"]) == {"recall@1", "recall@5", "recall@10", "map", "chance_recall@1",
+                                              "chance_recall@5", "chance_recall@10"}
+    assert metrics["image_to_voxel"]["chance_recall@1"] == pytest.approx(1 / 3)
     assert (metrics["n_objects"], metrics["n_images"]) == (3, 12)
     model = tf.saved_model.load(tiny_model)
     rows = list(dataset(tiny_data, "test").as_numpy_iterator())
