@@ -2,7 +2,7 @@
 import argparse
 import os
 
-from tfrecords_tools.config import DEFAULT_VIEWPOINTS, ConvertConfig
+from tfrecords_tools.config import VIEWPOINT_SETS, ConvertConfig, viewpoint_file
 from tfrecords_tools.sources import FORMATS
 
 
@@ -20,7 +20,9 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="share of objects held out (default 0.2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, viewpoints and backgrounds")
-    parser.add_argument("--viewpoints", default=DEFAULT_VIEWPOINTS, help="viewpoint statistics file (default: cars)")
+    parser.add_argument("--viewpoints", type=viewpoint_file, default="cars",
+                        help=f"camera viewpoints: {' or '.join(VIEWPOINT_SETS)} (shipped sets), or a file of "
+                             "`azimuth elevation inplane distance` lines (default: cars)")
     parser.add_argument("--background", choices=("random", "white"), default="random", help="image background")
     parser.add_argument("--category", default="", help="category name (default: metadata.json or 'object')")
     parser.add_argument("--shard-mb", type=float, default=150.0, help="target shard size in MB (default 150)")
