@@ -3,6 +3,7 @@ import argparse
 import os
 
 from tfrecords_tools.config import VIEWPOINT_SETS, ConvertConfig, viewpoint_file
+from tfrecords_tools.errors import UserError
 from tfrecords_tools.sources import FORMATS
 
 
@@ -45,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
     inspect.add_argument("data", help="converted dataset folder")
     inspect.add_argument("--grid", help="also draw renders beside their voxels into this PNG")
     inspect.add_argument("--split", default="test", help="split drawn by --grid (default test)")
+    inspect.add_argument("--objects", type=int, default=4, help="objects (rows) drawn by --grid (default 4)")
     return top
 
 
@@ -69,8 +71,10 @@ def main() -> None:
     else:
         from tfrecords_tools.inspect import draw_grid, summary, verify
 
+        if args.objects < 1:
+            raise UserError("--objects must be at least 1")
         print(summary(verify(args.data)))
         print("all shards verified")
         if args.grid:
-            draw_grid(args.data, args.grid, args.split)
+            draw_grid(args.data, args.grid, args.split, args.objects)
 
