@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from tfrecords_tools.read import dataset
 from xmodal.metrics import evaluate_embeddings
@@ -97,7 +98,12 @@ def test_retrieve_prints_k_shapes_and_reuses_a_saved_index(tiny_model, tiny_data
     assert [r[0] for r in ranks] == ["1", "2", "3"]
     distances = [float(r[-1]) for r in ranks]
     assert distances == sorted(distances)
-    assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
+    grid = np.asarray(Image.open(tmp_path / "grid.png").convert("RGB"))
+    tile = 160
+    strip = grid.shape[0] - tile  # captions above the pictures
+    assert grid.shape[1] == 4 * tile + 8 and strip > 20
+    for i in range(1, 4):  # each result: rank, id and distance in dark text
+        assert (grid[:strip, 8 + i * tile:8 + (i + 1) * tile].min(axis=2) < 100).sum() > 40
     again = run("xmodal.retrieve", "--model", tiny_model, "--index", str(tmp_path / "index.npz"), "--image", str(query), "--k", "3")
     assert again.returncode == 0 and [line.split()[1] for line in again.stdout.splitlines() if line.strip()[:1].isdigit()] == [r[1] for r in ranks]
 
