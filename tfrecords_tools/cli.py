@@ -3,7 +3,7 @@ import argparse
 import os
 
 from tfrecords_tools.config import VIEWPOINT_SETS, ConvertConfig, viewpoint_file
-from tfrecords_tools.errors import UserError
+from tfrecords_tools.errors import UserError, add_verbose_flag
 from tfrecords_tools.sources import FORMATS
 
 
@@ -27,6 +27,7 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--background", choices=("random", "white"), default="random", help="image background")
     parser.add_argument("--category", default="", help="category name (default: metadata.json or 'object')")
     parser.add_argument("--shard-mb", type=float, default=150.0, help="target shard size in MB (default 150)")
+    add_verbose_flag(parser)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,12 +48,13 @@ def parser() -> argparse.ArgumentParser:
     inspect.add_argument("--grid", help="also draw renders beside their voxels into this PNG")
     inspect.add_argument("--split", default="test", help="split drawn by --grid (default test)")
     inspect.add_argument("--objects", type=int, default=4, help="objects (rows) drawn by --grid (default 4)")
+    add_verbose_flag(inspect)
     return top
 
 
 def convert_config(args: argparse.Namespace) -> ConvertConfig:
     """The ConvertConfig of parsed `convert` flags."""
-    fields = {k: v for k, v in vars(args).items() if k != "command"}
+    fields = {k: v for k, v in vars(args).items() if k not in ("command", "verbose")}
     return ConvertConfig(**{**fields, "synsets": tuple(args.synsets)})
 
 

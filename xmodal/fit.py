@@ -15,7 +15,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from tfrecords_tools.errors import UserError, run_cli
+from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.manifest import object_count, read_manifest, shard_paths, write_json_atomic
 from xmodal.builtin_data import builtin_dataset
 from xmodal.callbacks import Checkpoints, Summaries
@@ -66,8 +66,9 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
     parser.add_argument("--jit", action="store_true", help="compile the train step with XLA (one replica only)")
     parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every, help="steps between checkpoints")
     parser.add_argument("--test-every", type=int, default=defaults.test_every, help="steps between test-batch losses")
+    add_verbose_flag(parser)
     args = parser.parse_args(argv)
-    return FitConfig(**{k: v for k, v in vars(args).items()})
+    return FitConfig(**{k: v for k, v in vars(args).items() if k != "verbose"})
 
 
 def validate(cfg: FitConfig) -> None:

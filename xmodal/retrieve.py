@@ -8,7 +8,7 @@ from PIL import Image, UnidentifiedImageError
 
 from tfrecords_tools.atomic import atomic_file
 from tfrecords_tools.captions import captioned
-from tfrecords_tools.errors import UserError, run_cli
+from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.manifest import read_manifest
 from tfrecords_tools.read import dataset
 from xmodal.embedder import Embedder, embed_split, load_embedder
@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--out", help="draw the query beside renders of the retrieved shapes (captioned with rank, "
                                       "id and distance) into this PNG")
     parser.add_argument("--save-index", help="save the index of voxel embeddings to this .npz for later queries")
+    add_verbose_flag(parser)
     args = parser.parse_args()
     embedder = load_embedder(args.model)
     index = load_index(args.index, embedder)
