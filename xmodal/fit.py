@@ -1,7 +1,9 @@
-"""`python -m xmodal.fit`: train both encoders with equation (1) under a tf.distribute strategy.
+"""`python -m xmodal.fit`: train both encoders under a tf.distribute strategy.
 
-With no --data it trains the `small` preset on the built-in synthetic cars (made once and
-cached). The run directory holds config.json, TensorBoard logs (logs/train, logs/test) and
+The loss is InfoNCE on P x K batches by default (the best of docs/results.md); `--loss triplet`
+trains the report's equation (1) on its triplets. With no --data it trains the `small` preset on
+the built-in synthetic cars (made once and cached). The run directory holds config.json,
+TensorBoard logs (logs/train, logs/test, and the embedding projector in logs/projector) and
 checkpoints; --resume continues from the last checkpoint with the same step and optimizer state.
 """
 import argparse
