@@ -3,9 +3,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tfrecords_tools.captions import captioned
+from tfrecords_tools.cli import main
+from tfrecords_tools.errors import UserError
 from tfrecords_tools.read import dataset
 
 
@@ -26,7 +29,7 @@ def test_grid_draws_n_captioned_rows(tiny_data, tmp_path):
         np.testing.assert_array_equal(grid[top + strip:top + strip + size, size:2 * size], row["images"][0])
 
 
-def test_objects_must_be_positive(tiny_data):
-    done = subprocess.run([sys.executable, "-m", "tfrecords_tools", "inspect", tiny_data, "--objects", "0"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2 and done.stderr.strip() == "error: --objects must be at least 1"
+def test_objects_must_be_positive(tiny_data, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["tfrecords_tools", "inspect", tiny_data, "--grid", "g.png", "--objects", "0"])
+    with pytest.raises(UserError, match="--objects must be at least 1"):
+        main()
