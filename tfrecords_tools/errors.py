@@ -2,9 +2,11 @@
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Callable
 
 VERBOSE = "--verbose"  # the flag of every TensorFlow-using CLI that brings TensorFlow's own log lines back
+PACKAGES = ("tfrecords_tools", "xmodal", "pipelines")  # whose modules are our CLIs
 
 
 class UserError(Exception):
@@ -24,8 +26,13 @@ def run_cli(main: Callable[[], None]) -> None:
 
 
 def verbose() -> bool:
-    """Whether the command line holds --verbose; read before argparse, since TensorFlow reads its log level on import."""
-    return VERBOSE in sys.argv[1:]
+    """Whether one of our CLIs runs with --verbose, read before argparse: TensorFlow reads its log level on import.
+
+    Only our own programs count (`python -m xmodal.fit` has argv[0] "-m" while its package loads,
+    then the module's path), so another program's --verbose (pytest's) leaves TensorFlow quiet.
+    """
+    program = sys.argv[0]
+    return (program == "-m" or Path(program).parent.name in PACKAGES) and VERBOSE in sys.argv[1:]
 
 
 def set_tensorflow_log_level() -> None:

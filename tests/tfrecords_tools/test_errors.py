@@ -24,14 +24,15 @@ def test_fit_is_quiet_by_default(tiny_data, tmp_path):
     assert not TF_LOG_LINE.search(done.stderr) and "remapper" not in done.stderr, done.stderr[-2000:]
 
 
-def test_log_level_is_fatal_only_unless_verbose(monkeypatch):
-    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
-    monkeypatch.setattr(sys, "argv", ["prog", "inspect", "DATA"])
-    set_tensorflow_log_level()
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
-    monkeypatch.setattr(sys, "argv", ["prog", "inspect", "DATA", "--verbose"])
-    set_tensorflow_log_level()
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+def test_log_level_is_fatal_only_unless_our_cli_runs_verbose(monkeypatch):
+    for argv, level in ((["/src/tfrecords_tools/__main__.py", "inspect", "DATA"], "3"),
+                        (["/usr/lib/pytest/__main__.py", "--verbose"], "3"),  # another program's --verbose
+                        (["-m", "--data", "D", "--verbose"], "0"),  # while `python -m xmodal.fit` loads its package
+                        (["/src/tfrecords_tools/__main__.py", "inspect", "DATA", "--verbose"], "0")):
+        monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+        monkeypatch.setattr(sys, "argv", argv)
+        set_tensorflow_log_level()
+        assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == level, argv
 
 
 def test_verbose_brings_tensorflow_logs_back(tiny_data):
