@@ -36,14 +36,14 @@ def trimesh_solid(vertices: np.ndarray, faces: np.ndarray, res: int) -> np.ndarr
 def phases(path: str, cfg: ConvertConfig) -> dict:
     """Seconds spent per phase on one object, and trimesh's voxeliser on the same mesh, in one worker."""
     from tfrecords_tools.meshes import load_mesh
-    from tfrecords_tools.objects import backgrounds, object_rng, png, sampler
+    from tfrecords_tools.objects import backgrounds, camera_views, object_rng, png
     from tfrecords_tools.render import renderer
     from tfrecords_tools.voxelize import voxelize
 
     mesh = load_mesh(Path(path))
     draw = renderer(cfg.image_size)
     rng = object_rng(cfg.seed, path)
-    views, colors = sampler(cfg.viewpoints).sample(cfg.views, rng), backgrounds(cfg, rng)
+    views, colors = camera_views(cfg, mesh, rng), backgrounds(cfg, rng)
     t0 = time.perf_counter()
     ours = voxelize(mesh.vertices, mesh.faces, cfg.voxel_res)
     t1 = time.perf_counter()

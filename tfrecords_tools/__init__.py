@@ -1,4 +1,4 @@
 """Meshes -> solid voxel grids + headless renders -> sharded TFRecords (see docs/format.md)."""
-import os
+from tfrecords_tools.errors import set_tensorflow_log_level
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ logs; errors still raise in Python
+set_tensorflow_log_level()

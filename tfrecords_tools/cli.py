@@ -2,7 +2,8 @@
 import argparse
 import os
 
-from tfrecords_tools.config import DEFAULT_VIEWPOINTS, ConvertConfig
+from tfrecords_tools.config import VIEWPOINT_SETS, ConvertConfig, viewpoint_file
+from tfrecords_tools.errors import UserError, add_verbose_flag
 from tfrecords_tools.sources import FORMATS
 from tfrecords_tools.synth import CATEGORIES, synth_dataset
 
@@ -21,10 +22,13 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="share of objects held out (default 0.2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, viewpoints and backgrounds")
-    parser.add_argument("--viewpoints", default=DEFAULT_VIEWPOINTS, help="viewpoint statistics file (default: cars)")
+    parser.add_argument("--viewpoints", type=viewpoint_file, default="cars",
+                        help=f"camera viewpoints: {' or '.join(VIEWPOINT_SETS)} (shipped sets), or a file of "
+                             "`azimuth elevation inplane distance` lines (default: cars)")
     parser.add_argument("--background", choices=("random", "white"), default="random", help="image background")
     parser.add_argument("--category", default="", help="category name (default: metadata.json or 'object')")
     parser.add_argument("--shard-mb", type=float, default=150.0, help="target shard size in MB (default 150)")
+    add_verbose_flag(parser)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -46,12 +50,14 @@ def parser() -> argparse.ArgumentParser:
     inspect.add_argument("data", help="converted dataset folder")
     inspect.add_argument("--grid", help="also draw renders beside their voxels into this PNG")
     inspect.add_argument("--split", default="test", help="split drawn by --grid (default test)")
+    inspect.add_argument("--objects", type=int, default=4, help="objects (rows) drawn by --grid (default 4)")
+    add_verbose_flag(inspect)
     return top
 
 
 def convert_config(args: argparse.Namespace) -> ConvertConfig:
     """The ConvertConfig of parsed `convert` flags."""
-    fields = {k: v for k, v in vars(args).items() if k != "command"}
+    fields = {k: v for k, v in vars(args).items() if k not in ("command", "verbose")}
     return ConvertConfig(**{**fields, "synsets": tuple(args.synsets)})
 
 
@@ -68,8 +74,10 @@ def main() -> None:
     else:
         from tfrecords_tools.inspect import draw_grid, summary, verify
 
+        if args.objects < 1:
+            raise UserError("--objects must be at least 1")
         print(summary(verify(args.data)))
         print("all shards verified")
         if args.grid:
-            draw_grid(args.data, args.grid, args.split)
+            draw_grid(args.data, args.grid, args.split, args.objects)
 

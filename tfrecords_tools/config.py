@@ -4,7 +4,14 @@ import hashlib
 from importlib import resources
 from pathlib import Path
 
-DEFAULT_VIEWPOINTS = str(resources.files("tfrecords_tools") / "data" / "car_viewpoints.txt")
+VIEWPOINT_SETS = {name: str(resources.files("tfrecords_tools") / "data" / f"{file}_viewpoints.txt")
+                  for name, file in (("cars", "car"), ("generic", "generic"))}  # shipped sets, by --viewpoints name
+DEFAULT_VIEWPOINTS = VIEWPOINT_SETS["cars"]
+
+
+def viewpoint_file(name_or_path: str) -> str:
+    """The viewpoint file of a shipped set's name (cars, generic), or the path given."""
+    return VIEWPOINT_SETS.get(name_or_path, name_or_path)
 
 
 @dataclasses.dataclass(frozen=True)

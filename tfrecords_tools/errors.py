@@ -1,7 +1,12 @@
-"""User-facing errors and the CLI wrapper that turns them into one line and exit status 2."""
+"""User-facing errors, the CLI wrapper that turns them into one line and exit status 2, and quiet TensorFlow."""
+import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Callable
+
+VERBOSE = "--verbose"  # the flag of every TensorFlow-using CLI that brings TensorFlow's own log lines back
+PACKAGES = ("tfrecords_tools", "xmodal", "pipelines")  # whose modules are our CLIs
 
 
 class UserError(Exception):
@@ -20,8 +25,36 @@ def run_cli(main: Callable[[], None]) -> None:
         sys.exit(130)
 
 
+def verbose() -> bool:
+    """Whether one of our CLIs runs with --verbose, read before argparse: TensorFlow reads its log level on import.
+
+    Only our own programs count (`python -m xmodal.fit` has argv[0] "-m" while its package loads,
+    then the module's path), so another program's --verbose (pytest's) leaves TensorFlow quiet.
+    """
+    program = sys.argv[0]
+    return (program == "-m" or Path(program).parent.name in PACKAGES) and VERBOSE in sys.argv[1:]
+
+
+def set_tensorflow_log_level() -> None:
+    """TensorFlow's C++ log level before it loads: all lines with --verbose, else fatal only (unless already set)."""
+    if verbose():
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    else:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no I/W/E lines (grappler's remapper); errors still raise
+
+
+def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+    """The --verbose flag (acted on by set_tensorflow_log_level, at import)."""
+    parser.add_argument(VERBOSE, action="store_true", help="show TensorFlow's own log lines (hidden by default)")
+
+
 def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its native start-up banners (oneDNN, CPU features) kept off stderr."""
+    """Import TensorFlow with its native start-up banners (oneDNN, CPU features) kept off stderr, unless --verbose."""
+    set_tensorflow_log_level()
+    if verbose():
+        import tensorflow  # noqa: F401
+
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from tfrecords_tools.atomic import atomic_file
+from tfrecords_tools.captions import captioned, stacked
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.manifest import read_manifest, shard_paths
 from tfrecords_tools.objects import render_voxels
@@ -60,15 +60,18 @@ def summary(manifest: dict) -> str:
 
 
 def draw_grid(data_dir: str, out: str, split: str, objects: int = 4) -> None:
-    """A PNG with one row per object: a rendering of its voxel grid, then its first renders."""
+    """A PNG with one row per object under its id and category: a rendering of its voxel grid, then its first renders."""
     rows = list(dataset(data_dir, split).take(objects).as_numpy_iterator())
     if not rows:
         raise UserError(f"split {split!r} of {data_dir} is empty: nothing to draw")
     size = rows[0]["images"].shape[1]
     jobs = [(row["voxels"].astype(bool), row["viewpoints"][0], size) for row in rows]
     pictures = list(imap_spawned(render_voxels, jobs, workers=1))
-    grid = np.concatenate([np.concatenate([picture, *row["images"][:GRID_VIEWS]], axis=1)
-                           for picture, row in zip(pictures, rows)], axis=0)
+    font_size = max(11, size // 24)
+    grid = stacked([captioned(np.concatenate([picture, *row["images"][:GRID_VIEWS]], axis=1),  # (S, (1 + V) S, 3)
+                              [f"{row['object_id'].decode()} ({row['category'].decode()})"], font_size)
+                    for picture, row in zip(pictures, rows)])
     with atomic_file(out) as tmp:
-        Image.fromarray(grid).save(tmp)
-    print(f"wrote {out}: per row, the voxel grid then {min(GRID_VIEWS, len(rows[0]['images']))} renders")
+        grid.save(tmp)
+    print(f"wrote {out}: {len(rows)} objects; per row, the object's id and category, the voxel grid, "
+          f"then {min(GRID_VIEWS, len(rows[0]['images']))} renders")

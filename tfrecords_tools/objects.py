@@ -13,7 +13,8 @@ from PIL import Image
 
 from tfrecords_tools.binvox import BadBinvox, read_binvox, resample
 from tfrecords_tools.config import ConvertConfig
-from tfrecords_tools.meshes import BadMesh, load_mesh
+from tfrecords_tools.framing import framed
+from tfrecords_tools.meshes import BadMesh, Mesh, load_mesh
 from tfrecords_tools.sources import Source
 from tfrecords_tools.viewpoints import ViewpointSampler
 from tfrecords_tools.voxel_mesh import voxel_mesh
@@ -60,6 +61,11 @@ def png(image: np.ndarray) -> bytes:
     return out.getvalue()
 
 
+def camera_views(cfg: ConvertConfig, mesh: Mesh, rng: np.random.Generator) -> np.ndarray:
+    """(V, 4) viewpoints of one object, each moved back where needed to keep the whole object in the picture."""
+    return framed(sampler(cfg.viewpoints).sample(cfg.views, rng), mesh.vertices)
+
+
 def backgrounds(cfg: ConvertConfig, rng: np.random.Generator) -> np.ndarray:
     """(V, 3) uint8 background colours: uniform random per image, or white."""
     if cfg.background == "white":
@@ -86,7 +92,7 @@ def mesh_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
     if not voxels.any():
         raise BadMesh("zero volume: no voxel occupied")
     rng = object_rng(cfg.seed, source.object_id)
-    views = sampler(cfg.viewpoints).sample(cfg.views, rng)  # (V, 4)
+    views = camera_views(cfg, mesh, rng)  # (V, 4)
     colors = backgrounds(cfg, rng)
     draw = renderer(cfg.image_size)
     images = tuple(png(draw.render(mesh, view, color)) for view, color in zip(views, colors))

@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from tfrecords_tools.objects import ObjectRecord
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: renders framed by the bounding sphere (tfrecords_tools/framing.py)
 FEATURES = {
     "object_id": "bytes",
     "category": "bytes",

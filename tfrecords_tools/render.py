@@ -8,9 +8,9 @@ import functools
 import moderngl
 import numpy as np
 
+from tfrecords_tools.framing import FOV_DEGREES
 from tfrecords_tools.meshes import Mesh
 
-FOV_DEGREES = 35.0  # vertical field of view
 NEAR, FAR = 0.05, 20.0
 SAMPLES = 4  # multisample anti-aliasing
 LIGHT = np.array([0.35, 0.6, 0.72]) / np.linalg.norm([0.35, 0.6, 0.72])  # in view space, toward the viewer

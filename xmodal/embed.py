@@ -1,7 +1,7 @@
 """`python -m xmodal.embed`: TensorBoard projector files (and optionally a t-SNE PNG) of test images and voxels."""
 import argparse
 
-from tfrecords_tools.errors import UserError, run_cli
+from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from xmodal.embedder import check_data_matches, load_embedder
 from xmodal.projector import gather, write_projector, write_tsne
 
@@ -15,6 +15,7 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=10, help="number of test objects (default 10)")
     parser.add_argument("--split", default="test", help="split to draw objects from (default test)")
     parser.add_argument("--tsne", help="also write a t-SNE picture to this PNG")
+    add_verbose_flag(parser)
     args = parser.parse_args()
     if args.objects < 1:
         raise UserError("--objects must be at least 1")

@@ -2,7 +2,7 @@
 import argparse
 from pathlib import Path
 
-from tfrecords_tools.errors import run_cli
+from tfrecords_tools.errors import add_verbose_flag, run_cli
 from tfrecords_tools.manifest import write_json_atomic
 from xmodal.embedder import Embedder, embed_split, load_embedder
 from xmodal.metrics import evaluate_embeddings, table
@@ -21,6 +21,7 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="converted dataset")
     parser.add_argument("--split", default="test", help="split to evaluate (default test)")
     parser.add_argument("--out", help="write the metrics as JSON here")
+    add_verbose_flag(parser)
     args = parser.parse_args()
     metrics = evaluate(load_embedder(args.model), args.data, args.split)
     print(table(metrics))

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfrecords_tools.atomic import atomic_file, write_text_atomic
-from tfrecords_tools.errors import run_cli
+from tfrecords_tools.errors import add_verbose_flag, run_cli
 from xmodal.builtin_data import synthetic_dataset
 from xmodal.config import FitConfig
 from xmodal.fit import fit
@@ -211,6 +211,7 @@ def main() -> None:
     parser.add_argument("--work", default="runs/experiments", help="folder for the runs (default runs/experiments)")
     parser.add_argument("--preset", default="small", help="architecture of the losses experiment (default small)")
     parser.add_argument("--steps", type=int, default=DEFAULTS.steps, help="steps of each ablation run (default: fit's)")
+    add_verbose_flag(parser)
     args = parser.parse_args()
     scale = QUICK if args.quick else FULL
     out, work = Path(args.out), Path(args.work)

@@ -1,11 +1,13 @@
 """`python -m xmodal.fit`: train both encoders under a tf.distribute strategy, validate, export the best.
 
-With no --data it trains the default preset on the built-in synthetic cars (made once and
-cached). A tenth of the training objects (at most 256) is held out for validation: every
---eval-every steps cross-modal retrieval on them is logged, the best weights are kept, the run
-stops after --patience validations without improvement, and the best weights are exported. The
-run directory holds config.json, TensorBoard logs (logs/train, logs/test, logs/validation) and
-checkpoints; --resume continues from the last checkpoint with the same step and optimizer state.
+The loss is InfoNCE on P x K batches by default (docs/results.md); `--loss triplet` trains the
+report's equation (1) on its triplets. With no --data it trains the `small` preset on the built-in
+synthetic cars (made once and cached). A tenth of the training objects (at most 256) is held out
+for validation: every --eval-every steps cross-modal retrieval on them is logged, the best weights
+are kept, the run stops after --patience validations without improvement, and the best weights
+are exported. The run directory holds config.json, TensorBoard logs (logs/train, logs/test,
+logs/validation, and the embedding projector in logs/projector) and checkpoints; --resume
+continues from the last checkpoint with the same step and optimizer state.
 """
 import argparse
 import dataclasses
@@ -18,7 +20,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from tfrecords_tools.errors import UserError, run_cli
+from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.manifest import object_count, read_manifest, shard_paths, write_json_atomic
 from xmodal.builtin_data import builtin_dataset
 from xmodal.callbacks import Checkpoints, Summaries
@@ -96,8 +98,9 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
     parser.add_argument("--jit", action="store_true", help="compile the train step with XLA (one replica only)")
     parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every, help="steps between checkpoints")
     parser.add_argument("--test-every", type=int, default=defaults.test_every, help="steps between test-batch losses")
+    add_verbose_flag(parser)
     args = parser.parse_args(argv)
-    return FitConfig(**{k: v for k, v in vars(args).items()})
+    return FitConfig(**{k: v for k, v in vars(args).items() if k != "verbose"})
 
 
 def validate(cfg: FitConfig) -> None:

@@ -1,4 +1,6 @@
 """Cross-modal retrieval metrics and the modality gap, in numpy, on (N, d) embeddings and labels."""
+import math
+
 import numpy as np
 
 KS = (1, 5, 10)
@@ -17,9 +19,16 @@ def average_precision(relevant: np.ndarray) -> np.ndarray:
     return (precision * relevant).sum(1) / np.maximum(relevant.sum(1), 1)
 
 
+def chance_recall(gallery: int, relevant: int, k: int) -> float:
+    """Recall@k of a random ranking: the chance that k items drawn from `gallery` include one of `relevant`."""
+    k = min(k, gallery)
+    return 1.0 - math.comb(gallery - relevant, k) / math.comb(gallery, k)
+
+
 def retrieval(queries: np.ndarray, query_labels: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray,
               same_set: bool = False) -> dict:
-    """Recall@1/5/10 (a hit is any relevant item in the top k) and mAP; same_set leaves each query out of its gallery."""
+    """Recall@1/5/10 (a hit is any relevant item in the top k), mAP, and the Recall@k of a random ranking
+    (chance_recall@k); same_set leaves each query out of its gallery."""
     distances = pairwise_distances(queries, gallery)  # (Q, G)
     if same_set:
         np.fill_diagonal(distances, np.inf)
@@ -29,6 +38,9 @@ def retrieval(queries: np.ndarray, query_labels: np.ndarray, gallery: np.ndarray
     relevant = gallery_labels[order] == query_labels[:, None]  # (Q, G)
     result = {f"recall@{k}": float(relevant[:, :k].any(1).mean()) for k in KS}
     result["map"] = float(average_precision(relevant).mean())
+    counts = relevant.sum(1)  # (Q,) relevant items of each query
+    for k in KS:
+        result[f"chance_recall@{k}"] = float(np.mean([chance_recall(relevant.shape[1], int(c), k) for c in counts]))
     return result
 
 
@@ -62,6 +74,7 @@ def table(metrics: dict) -> str:
     for key in ("image_to_voxel", "voxel_to_image", "image_to_image"):
         m = metrics[key]
         lines.append(f"{key:16}" + "".join(f"{m[k]:8.3f}" for k in ("recall@1", "recall@5", "recall@10", "map")))
+        lines.append(f"{'  chance':16}" + "".join(f"{m[f'chance_recall@{k}']:8.3f}" for k in KS))
     gap = metrics["modality_gap"]
     lines.append(f"modality gap: mean {gap['mean']:.3f}, median {gap['median']:.3f} (1.0 = as far as another object), "
                  f"centroid distance {gap['centroid_distance']:.3f}; {metrics['n_objects']} objects, {metrics['n_images']} images")

@@ -14,6 +14,8 @@ from xmodal.embedder import Embedder
 
 THUMBNAIL = 48  # sprite cell size in pixels
 TENSOR_NAME = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
+RUN = "projector"  # the run folder under the log directory holding every projector file
+HEADER = ("object_id", "modality", "view", "category", "azimuth", "elevation")
 
 
 def gather(embedder: Embedder, data: str, split: str, objects: int) -> dict:
@@ -44,13 +46,27 @@ def sprite(thumbnails: np.ndarray) -> Image.Image:
     return Image.fromarray(grid)
 
 
-def write_projector(logdir: str, gathered: dict) -> None:
-    """Checkpoint, metadata.tsv, sprite.png and projector_config.pbtxt in `logdir` (relative paths inside it)."""
-    root = Path(logdir)
+def tsv_field(text: str) -> str:
+    """One metadata.tsv cell: tabs and line breaks become spaces, so every point stays one row."""
+    return " ".join(text.replace("\t", " ").splitlines())
+
+
+def metadata_tsv(rows: list[tuple[str, ...]]) -> str:
+    """metadata.tsv: a header, then one line per point."""
+    return "".join("\t".join(map(tsv_field, row)) + "\n" for row in [HEADER, *rows])
+
+
+def write_projector(logdir: str, gathered: dict) -> Path:
+    """The projector files in a run of their own, `logdir/projector`, and return that folder.
+
+    TensorBoard's projector gives every run without a projector config the checkpoint of its
+    parent folder, so nothing is written into `logdir` itself: the train and test runs then list
+    no embedding, and the projector opens on this run, the one with sprites and metadata. An
+    event file makes the folder a run; paths in the config are relative to it.
+    """
+    root = Path(logdir) / RUN
     root.mkdir(parents=True, exist_ok=True)
-    header = "object_id\tmodality\tview\tcategory\tazimuth\televation"
-    lines = [header] + ["\t".join(row) for row in gathered["metadata"]]
-    write_text_atomic(root / "metadata.tsv", "\n".join(lines) + "\n")
+    write_text_atomic(root / "metadata.tsv", metadata_tsv(gathered["metadata"]))
     with atomic_file(root / "sprite.png") as tmp:
         sprite(gathered["thumbnails"]).save(tmp)
     tf.train.Checkpoint(embedding=tf.Variable(gathered["vectors"])).save(str(root / "embedding.ckpt"))
@@ -61,6 +77,11 @@ def write_projector(logdir: str, gathered: dict) -> None:
     embedding.sprite.image_path = "sprite.png"
     embedding.sprite.single_image_dim.extend([THUMBNAIL, THUMBNAIL])
     projector.visualize_embeddings(str(root), config)
+    writer = tf.summary.create_file_writer(str(root))
+    with writer.as_default():
+        tf.summary.text("points", f"{len(gathered['vectors'])} points: images and voxels of test objects", step=0)
+    writer.close()
+    return root
 
 
 def write_tsne(path: str, gathered: dict, seed: int = 0) -> None:

@@ -7,7 +7,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from tfrecords_tools.atomic import atomic_file
-from tfrecords_tools.errors import UserError, run_cli
+from tfrecords_tools.captions import captioned
+from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.manifest import read_manifest
 from tfrecords_tools.read import dataset
 from xmodal.embedder import Embedder, embed_split, load_embedder
@@ -59,11 +60,14 @@ def first_renders(data: str, object_ids: list[str]) -> dict[str, np.ndarray]:
 
 
 def draw(query: bytes, hits: list, data: str, out: str) -> None:
-    """The query beside a render of each retrieved shape."""
+    """The query beside a render of each retrieved shape, each under a caption: rank, id and distance."""
     renders = first_renders(data, [h[0] for h in hits])
     tiles = [Image.open(io.BytesIO(query)).convert("RGB").resize((TILE, TILE))]
     tiles += [Image.fromarray(renders[h[0]]).resize((TILE, TILE)) for h in hits if h[0] in renders]
-    grid = Image.new("RGB", (TILE * len(tiles) + 8, TILE), "white")
+    captions = [["query", ""]] + [[f"{rank}. {object_id}", f"distance {distance:.4f}"]
+                                  for rank, (object_id, _, distance) in enumerate(hits, 1) if object_id in renders]
+    tiles = [captioned(tile, lines) for tile, lines in zip(tiles, captions)]
+    grid = Image.new("RGB", (TILE * len(tiles) + 8, tiles[0].height), "white")
     for i, tile in enumerate(tiles):
         grid.paste(tile, (i * TILE + (8 if i else 0), 0))
     with atomic_file(out) as tmp:
@@ -77,8 +81,10 @@ def main() -> None:
     parser.add_argument("--index", required=True, help="dataset directory, or an index saved with --save-index")
     parser.add_argument("--image", help="query picture (PNG or JPEG, any size)")
     parser.add_argument("--k", type=int, default=5, help="number of shapes to return (default 5)")
-    parser.add_argument("--out", help="draw the query beside renders of the retrieved shapes into this PNG")
+    parser.add_argument("--out", help="draw the query beside renders of the retrieved shapes (captioned with rank, "
+                                      "id and distance) into this PNG")
     parser.add_argument("--save-index", help="save the index of voxel embeddings to this .npz for later queries")
+    add_verbose_flag(parser)
     args = parser.parse_args()
     embedder = load_embedder(args.model)
     index = load_index(args.index, embedder)

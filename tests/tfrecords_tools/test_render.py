@@ -1,7 +1,10 @@
 import numpy as np
 import trimesh
 
+from tfrecords_tools.config import VIEWPOINT_SETS
+from tfrecords_tools.framing import FOV_DEGREES, framed, framing_distance
 from tfrecords_tools.meshes import Mesh
+from tfrecords_tools.viewpoints import ViewpointSampler
 from tfrecords_tools.workers import imap_spawned
 
 
@@ -34,3 +37,37 @@ def test_render_shows_object_where_it_projects_and_background_elsewhere():
     assert inside.sum() > 0.5 * (hi - lo).prod() * 0.3  # the cube fills a good part of its box
     shades = np.unique(image[inside].reshape(-1, 3), axis=0)
     assert len(shades) >= 3  # depth-tested, shaded faces: not a flat silhouette
+
+
+def render_box(extents: tuple, viewpoints: np.ndarray, size: int, background: np.ndarray) -> list[np.ndarray]:
+    """Render a grey box filling the unit cube along `extents`, framed from each viewpoint, in a worker process."""
+    from tfrecords_tools.render import renderer
+
+    box = trimesh.creation.box(extents=extents)
+    mesh = Mesh(box.vertices.astype(np.float32), box.faces.astype(np.int32), np.full((8, 3), 0.7, np.float32))
+    return [renderer(size).render(mesh, view, background) for view in framed(viewpoints, mesh.vertices)]
+
+
+def test_cube_and_plate_are_never_cut_by_the_border():
+    rng = np.random.default_rng(0)
+    close = np.column_stack([rng.uniform(0, 360, 16), rng.uniform(-80, 80, 16), rng.uniform(-45, 45, 16),
+                             np.full(16, 0.5)])  # closer than any set: framing alone must move them back
+    views = np.concatenate([ViewpointSampler.from_file(VIEWPOINT_SETS[name]).sample(24, rng)
+                            for name in ("cars", "generic")] + [close])
+    background = np.array([10, 200, 30], np.uint8)
+    size = 64
+    jobs = [(extents, views, size, background) for extents in ((1.0, 1.0, 1.0), (1.0, 0.02, 1.0))]
+    for images in imap_spawned(render_box, jobs, workers=1):
+        for image in images:
+            border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])  # (4 S, 3)
+            assert (border == background).all()
+            rows, cols = np.nonzero(~(image == background).all(axis=2))
+            assert max(np.ptp(rows), np.ptp(cols)) > 0.45 * size  # framed, not pushed far away
+
+
+def test_framing_keeps_far_viewpoints_and_moves_close_ones_back():
+    cube = np.array([[x, y, z] for x in (-.5, .5) for y in (-.5, .5) for z in (-.5, .5)])
+    views = np.array([[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 9.0]])
+    out = framed(views, cube)
+    assert out[0, 3] == framing_distance(np.sqrt(3) / 2) and out[1, 3] == 9.0
+    assert np.sin(np.radians(FOV_DEGREES) / 2) * out[0, 3] > np.sqrt(3) / 2  # the sphere is inside the field of view

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from tfrecords_tools.read import dataset
 from xmodal.metrics import evaluate_embeddings
@@ -24,7 +25,9 @@ def test_evaluate_writes_the_metric_keys(tiny_model, tiny_data, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert set(metrics) == {"image_to_voxel", "voxel_to_image", "image_to_image", "modality_gap", "n_objects", "n_images"}
-    assert set(metrics["image_to_voxel"]) == {"recall@1", "recall@5", "recall@10", "map"}
+    assert set(metrics["image_to_voxel"]) == {"recall@1", "recall@5", "recall@10", "map", "chance_recall@1",
+                                              "chance_recall@5", "chance_recall@10"}
+    assert metrics["image_to_voxel"]["chance_recall@1"] == pytest.approx(1 / 3)
     assert (metrics["n_objects"], metrics["n_images"]) == (3, 12)
     model = tf.saved_model.load(tiny_model)
     rows = list(dataset(tiny_data, "test").as_numpy_iterator())
@@ -53,13 +56,16 @@ def fetch(url: str, deadline: float) -> bytes:
             time.sleep(1)
 
 
-def test_embed_writes_projector_files_that_tensorboard_serves(tiny_model, tiny_data, tmp_path):
+def test_embed_writes_projector_files_that_tensorboard_opens_first(tiny_model, tiny_data, tmp_path):
     logdir, tsne = tmp_path / "logs", tmp_path / "tsne.png"
+    for run_name in ("train", "test"):  # fit's scalar runs: they must not compete with the projector run
+        with tf.summary.create_file_writer(str(logdir / run_name)).as_default():
+            tf.summary.scalar("loss", 1.0, step=1)
     done = run("xmodal.embed", "--model", tiny_model, "--data", tiny_data, "--logdir", str(logdir),
                "--objects", "3", "--tsne", str(tsne))
     assert done.returncode == 0, done.stderr[-2000:]
     assert tsne.read_bytes()[:4] == b"\x89PNG"
-    lines = (logdir / "metadata.tsv").read_text().splitlines()
+    lines = (logdir / "projector" / "metadata.tsv").read_text().splitlines()
     assert lines[0].split("\t") == ["object_id", "modality", "view", "category", "azimuth", "elevation"]
     assert len(lines) == 1 + 3 * 5 and sum("\tvoxels\t" in line for line in lines) == 3
     port = free_port()
@@ -69,11 +75,12 @@ def test_embed_writes_projector_files_that_tensorboard_serves(tiny_model, tiny_d
     try:
         base = f"http://127.0.0.1:{port}/data/plugin/projector"
         deadline = time.time() + 120
-        assert "." in json.loads(fetch(f"{base}/runs", deadline))
-        info = json.loads(fetch(f"{base}/info?run=.", deadline))
+        assert json.loads(fetch(f"{base}/runs", deadline)) == ["projector"]
+        info = json.loads(fetch(f"{base}/info?run=projector", deadline))
         [embedding] = info["embeddings"]
         assert embedding["tensorShape"] == [15, 128] and embedding["sprite"]["imagePath"] == "sprite.png"
-        sprite = fetch(f"{base}/sprite_image?run=.&name={embedding['tensorName']}", deadline)
+        assert embedding["metadataPath"] == "metadata.tsv"
+        sprite = fetch(f"{base}/sprite_image?run=projector&name={embedding['tensorName']}", deadline)
         assert sprite[:4] == b"\x89PNG"
     finally:
         server.terminate()
@@ -91,7 +98,12 @@ def test_retrieve_prints_k_shapes_and_reuses_a_saved_index(tiny_model, tiny_data
     assert [r[0] for r in ranks] == ["1", "2", "3"]
     distances = [float(r[-1]) for r in ranks]
     assert distances == sorted(distances)
-    assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
+    grid = np.asarray(Image.open(tmp_path / "grid.png").convert("RGB"))
+    tile = 160
+    strip = grid.shape[0] - tile  # captions above the pictures
+    assert grid.shape[1] == 4 * tile + 8 and strip > 20
+    for i in range(1, 4):  # each result: rank, id and distance in dark text
+        assert (grid[:strip, 8 + i * tile:8 + (i + 1) * tile].min(axis=2) < 100).sum() > 40
     again = run("xmodal.retrieve", "--model", tiny_model, "--index", str(tmp_path / "index.npz"), "--image", str(query), "--k", "3")
     assert again.returncode == 0 and [line.split()[1] for line in again.stdout.splitlines() if line.strip()[:1].isdigit()] == [r[1] for r in ranks]
 

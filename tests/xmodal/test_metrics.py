@@ -1,6 +1,9 @@
-import numpy as np
+import itertools
 
-from xmodal.metrics import evaluate_embeddings
+import numpy as np
+import pytest
+
+from xmodal.metrics import chance_recall, evaluate_embeddings, table
 
 
 def brute_force(queries, q_labels, gallery, g_labels, same_set=False):
@@ -57,3 +60,29 @@ def test_perfect_embeddings_score_one():
     got = evaluate_embeddings(voxels, labels, images, np.repeat(labels, 2))
     assert got["image_to_voxel"]["recall@1"] == 1.0 and got["voxel_to_image"]["map"] == 1.0
     assert got["modality_gap"]["mean"] == 0.0
+
+
+def test_chance_levels_match_closed_forms():
+    """N objects, V views each, M = N V images: image->voxel k / N; voxel->image 1 - prod (M-V-i)/(M-i) over
+    i < k; image->image the same with V - 1 relevant among M - 1."""
+    n, views = 7, 3
+    m = n * views
+    labels = np.arange(n)
+    rng = np.random.default_rng(1)
+    got = evaluate_embeddings(rng.normal(size=(n, 4)), labels, rng.normal(size=(m, 4)), np.repeat(labels, views))
+    for k in (1, 5, 10):
+        assert got["image_to_voxel"][f"chance_recall@{k}"] == pytest.approx(min(k, n) / n)
+        assert got["voxel_to_image"][f"chance_recall@{k}"] == pytest.approx(
+            1 - np.prod([(m - views - i) / (m - i) for i in range(k)]))
+        assert got["image_to_image"][f"chance_recall@{k}"] == pytest.approx(
+            1 - np.prod([(m - views - i) / (m - 1 - i) for i in range(k)]))
+    assert "chance" in table(got)
+
+
+def test_chance_recall_by_enumerating_every_draw():
+    gallery, relevant = 6, 2
+    for k in (1, 2, 3, 5, 10):
+        draws = list(itertools.combinations(range(gallery), min(k, gallery)))
+        hits = sum(any(i < relevant for i in draw) for draw in draws)
+        assert chance_recall(gallery, relevant, k) == pytest.approx(hits / len(draws))
+    assert chance_recall(gallery, 0, 10) == 0.0
