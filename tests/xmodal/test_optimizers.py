@@ -77,3 +77,13 @@ def test_warmup_then_cosine_decay_to_the_floor_independent_of_total_steps():
     assert learning_rate(0.1, 0, 0) == 0.1
     warm_only = learning_rate(0.1, 10, 0)
     np.testing.assert_allclose([float(warm_only(s)) for s in (5, 10, 1000)], [0.05, 0.1, 0.1], rtol=1e-5)
+
+
+def test_weight_decay_is_one_more_fused_kernel_per_decayed_variable():
+    kernel, bias = keras.Variable(np.ones((2, 3), np.float32), name="kernel"), keras.Variable(np.ones(3, np.float32), name="bias")
+    optimizer = adam_w(0.1, 0.01)
+    optimizer.build([kernel, bias])
+    step = tf.function(lambda g, h: optimizer.apply_gradients([(g, kernel), (h, bias)]))
+    ops = [op.type for op in step.get_concrete_function(tf.TensorSpec([2, 3]), tf.TensorSpec([3])).graph.get_operations()]
+    assert ops.count("ResourceApplyGradientDescent") == 1 and ops.count("ResourceApplyAdam") == 2
+    assert "AssignSubVariableOp" not in ops  # Keras' own two-pass decay is not applied on top
