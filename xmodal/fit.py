@@ -2,7 +2,8 @@
 
 With no --data it trains the `small` preset on the built-in synthetic cars (made once and
 cached). The run directory holds config.json, TensorBoard logs (logs/train, logs/test) and
-checkpoints; --resume continues from the last checkpoint with the same step and optimizer state.
+checkpoints; --resume continues from the newest checkpoint with a finite loss and finite weights, with
+the same step and optimizer state (optimiser and schedule settings, such as the learning rate, may change).
 """
 import argparse
 import dataclasses
@@ -51,7 +52,7 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
     parser.add_argument("--out", default="", help="run directory (default runs/<preset>)")
     parser.add_argument("--export", default="", help="export directory (default saved_models/<run name>)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of weights and data order")
-    parser.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    parser.add_argument("--resume", action="store_true", help="continue from the run directory's newest checkpoint with a finite loss and finite weights")
     parser.add_argument("--loss", default=defaults.loss, choices=sorted(LOSSES), help=f"loss (default {defaults.loss})")
     parser.add_argument("--batches", default="", choices=("",) + BATCHES,
                         help="triplets (the report's) or objects (P x K); default: triplets for --loss triplet, else objects")
