@@ -33,7 +33,7 @@ def shard_problem(path: Path, shard: dict, manifest: dict) -> str | None:
 
 
 def verify(data_dir: str) -> dict:
-    """The manifest, checked with every shard's size, SHA-256, record count and first record (a UserError names each bad shard)."""
+    """The manifest, each shard's size, SHA-256, record count and first record checked; a UserError names each bad one."""
     manifest = checked_manifest(data_dir)
     check_shards(data_dir, manifest, lambda path, shard: shard_problem(path, shard, manifest))
     return manifest

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 import tensorflow as tf
+from google.protobuf.message import DecodeError
 from PIL import Image, UnidentifiedImageError
 
 from tfrecords_tools.errors import UserError
@@ -49,31 +50,39 @@ def value_problem(manifest: dict) -> str | None:
     return None
 
 
-def split_problem(name: str, split: dict) -> str | None:
-    """The first problem of one split's entry (keys, types, shard names, object counts), or None."""
+def shard_entry_problem(where: str, shard: object) -> str | None:
+    """The first problem of one shard's manifest entry (keys, types, a file name inside the folder, counts), or None."""
+    problem = key_problem(where, shard, SHARD_KEYS)
+    if problem:
+        return problem
+    if Path(shard["file"]).name != shard["file"] or shard["file"] in ("", ".", ".."):
+        return f"{where}.file {shard['file']!r} must be a file name inside the dataset folder"
+    if min(shard["objects"], shard["bytes"]) < 0:
+        return f"{where}: objects and bytes must not be negative"
+    return None
+
+
+def split_problem(name: str, split: object) -> str | None:
+    """The first problem of one split's entry: its keys, its shards' entries, its object count, or None."""
     problem = key_problem(f"splits.{name}", split, SPLIT_KEYS)
-    for index, shard in enumerate(split["shards"] if problem is None else []):
-        where = f"splits.{name}.shards[{index}]"
-        problem = key_problem(where, shard, SHARD_KEYS)
-        if problem is None and (Path(shard["file"]).name != shard["file"] or shard["file"] in ("", ".", "..")):
-            problem = f"{where}.file {shard['file']!r} must be a file name inside the dataset folder"
-        if problem is None and min(shard["objects"], shard["bytes"]) < 0:
-            problem = f"{where}: objects and bytes must not be negative"
+    if problem:
+        return problem
+    for index, shard in enumerate(split["shards"]):
+        problem = shard_entry_problem(f"splits.{name}.shards[{index}]", shard)
         if problem:
             return problem
-    if problem is None and split["objects"] != sum(shard["objects"] for shard in split["shards"]):
-        problem = f"splits.{name}.objects is {split['objects']}, its shards hold {sum(s['objects'] for s in split['shards'])}"
-    return problem
+    held = sum(shard["objects"] for shard in split["shards"])
+    return None if split["objects"] == held else f"splits.{name}.objects is {split['objects']}, its shards hold {held}"
 
 
 def schema_problem(manifest: object) -> str | None:
     """The first missing key, wrong type or insane value of a manifest, or None."""
     problem = key_problem("", manifest, MANIFEST_KEYS) or value_problem(manifest)
-    for name, split in (manifest["splits"].items() if problem is None else []):
-        problem = problem or split_problem(name, split)
-    for index, skipped in enumerate(manifest["skipped"] if problem is None else []):
-        problem = problem or key_problem(f"skipped[{index}]", skipped, SKIPPED_KEYS)
-    return problem
+    if problem:
+        return problem
+    splits = (split_problem(name, split) for name, split in manifest["splits"].items())
+    skipped = (key_problem(f"skipped[{i}]", entry, SKIPPED_KEYS) for i, entry in enumerate(manifest["skipped"]))
+    return next(filter(None, [*splits, *skipped]), None)
 
 
 def checked_manifest(data_dir: str) -> dict:
@@ -109,15 +118,22 @@ def read_reason(error: tf.errors.OpError) -> str:
     return found.group(0) if found else error.message.splitlines()[0]
 
 
-def features(serialized: bytes) -> dict:
-    """The features of a serialized tf.train.Example as Python lists."""
-    example = tf.train.Example.FromString(serialized)
-    return {name: list(getattr(feature, feature.WhichOneof("kind")).value) if feature.WhichOneof("kind") else []
-            for name, feature in example.features.feature.items()}
+def first_features(path: Path) -> dict | str | None:
+    """The features of a shard's first record as Python lists, what makes it unreadable, or None when it is empty."""
+    try:
+        first = list(tf.data.TFRecordDataset(str(path)).take(1).as_numpy_iterator())
+        example = tf.train.Example.FromString(first[0]) if first else None
+    except tf.errors.DataLossError as error:
+        return f"record index 0 is unreadable ({read_reason(error)})"
+    except DecodeError:
+        return "record 0 is not a tf.train.Example"
+    return None if example is None else {
+        name: list(getattr(feature, feature.WhichOneof("kind")).value) if feature.WhichOneof("kind") else []
+        for name, feature in example.features.feature.items()}
 
 
-def image_side(png: bytes) -> str:
-    """`W x H` of an encoded image, from its header."""
+def image_description(png: bytes) -> str:
+    """`W x H px images` from an encoded image's header, or `an undecodable image`."""
     try:
         width, height = Image.open(io.BytesIO(png)).size
     except (OSError, UnidentifiedImageError):
@@ -127,16 +143,9 @@ def image_side(png: bytes) -> str:
 
 def record_problem(path: Path, manifest: dict) -> str | None:
     """What in the first record of a shard disagrees with the manifest's voxel_res, views, image_size, or None."""
-    try:
-        first = list(tf.data.TFRecordDataset(str(path)).take(1).as_numpy_iterator())
-    except tf.errors.DataLossError as error:
-        return f"{path}: record index 0 is unreadable ({read_reason(error)})"
-    if not first:
-        return None
-    try:
-        record = features(first[0])
-    except Exception as error:  # protobuf's DecodeError: not a tf.train.Example
-        return f"{path}: record 0 is not a tf.train.Example ({type(error).__name__})"
+    record = first_features(path)
+    if record is None or isinstance(record, str):
+        return record and f"{path}: {record}"
     missing = [name for name in ("voxel_res", "voxels", "images", "viewpoints") if not record.get(name)]
     if missing:
         return f"{path}: record 0 has no feature {', '.join(missing)}"
@@ -147,8 +156,9 @@ def record_problem(path: Path, manifest: dict) -> str | None:
     if len(record["images"]) != views or len(record["viewpoints"]) != 4 * views:
         return (f"{path}: record 0 holds {len(record['images'])} views ({len(record['viewpoints'])} viewpoint values), "
                 f"the manifest says views {views}")
-    if image_side(record["images"][0]) != f"{size}x{size} px images":
-        return f"{path}: record 0 holds {image_side(record['images'][0])}, the manifest says image_size {size}"
+    held = image_description(record["images"][0])
+    if held != f"{size}x{size} px images":
+        return f"{path}: record 0 holds {held}, the manifest says image_size {size}"
     return None
 
 

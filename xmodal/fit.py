@@ -52,7 +52,8 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
     parser.add_argument("--out", default="", help="run directory (default runs/<preset>)")
     parser.add_argument("--export", default="", help="export directory (default saved_models/<run name>)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of weights and data order")
-    parser.add_argument("--resume", action="store_true", help="continue from the run directory's newest checkpoint with a finite loss and finite weights")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the run directory's newest checkpoint with a finite loss and finite weights")
     parser.add_argument("--loss", default=defaults.loss, choices=sorted(LOSSES), help=f"loss (default {defaults.loss})")
     parser.add_argument("--batches", default="", choices=("",) + BATCHES,
                         help="triplets (the report's) or objects (P x K); default: triplets for --loss triplet, else objects")

@@ -51,7 +51,8 @@ def test_manifest_disagreeing_with_the_records_names_the_shard(tiny_data, tmp_pa
     (lambda m: m.update(views=True), "key views must be an integer, not bool"),
     (lambda m: m["splits"]["train"]["shards"][0].pop("bytes"), r"key splits.train.shards\[0\].bytes is missing"),
     (lambda m: m["splits"]["test"].update(shards={}), "key splits.test.shards must be a list, not dict"),
-    (lambda m: m["splits"]["train"]["shards"][0].update(file="../x"), r"splits.train.shards\[0\].file '../x' must be a file name"),
+    (lambda m: m["splits"]["train"]["shards"][0].update(file="../x"),
+     r"splits.train.shards\[0\].file '../x' must be a file name"),
     (lambda m: m.update(voxel_res=-4), "voxel_res -4 must be a positive even number"),
 ])
 def test_missing_keys_wrong_types_and_bad_values_name_the_key_and_the_file(tiny_data, tmp_path, change, message):
@@ -86,7 +87,8 @@ def test_bit_flipped_record_is_named_by_shard_record_and_offset(tiny_data, tmp_p
 
 def test_inspect_cli_rejects_a_lying_manifest_in_one_line(tiny_data, tmp_path):
     data = copy_of(tiny_data, tmp_path, lambda m: m.update(views=6))
-    done = subprocess.run([sys.executable, "-m", "tfrecords_tools", "inspect", str(data)], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "tfrecords_tools", "inspect", str(data)],
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 2 and "all shards verified" not in done.stdout
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert f"{SHARD}: record 0 holds 4 views" in done.stderr and "the manifest says views 6" in done.stderr

@@ -11,7 +11,7 @@ TEST_SHARD = "test-00000-of-00001.tfrecord"
 
 
 def broken_copy(data: str, root: Path, lie_views: bool) -> Path:
-    """A copy of `data` whose manifest lies about the views, or whose test shard has a bit flipped in its last record."""
+    """A copy of `data` whose manifest lies about the views, or whose test shard has a flipped bit in its last record."""
     copy = root / "data"
     shutil.copytree(data, copy)
     if lie_views:
