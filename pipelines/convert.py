@@ -4,7 +4,8 @@ Same flags as `python -m tfrecords_tools convert`, plus Beam's pipeline options 
 DirectRunner` here; DataflowRunner, FlinkRunner or SparkRunner at scale: only these options
 change, see docs/scale.md). The per-object work is `tfrecords_tools.objects.convert_object`,
 the one the local converter runs, so both write the same examples for the same input and seed;
-Beam decides which shard holds which example. The manifest is written once the shards exist.
+Beam decides which shard holds which example. The manifest is written once the shards exist, and the
+output is then validated as every reader validates a dataset (tfrecords_tools/validate.py).
 """
 import argparse
 import dataclasses
@@ -27,11 +28,11 @@ from tfrecords_tools.cli import add_convert_arguments, convert_config
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import manifest_of, plan, validate
 from tfrecords_tools.errors import run_cli
-from tfrecords_tools.inspect import count_records
 from tfrecords_tools.manifest import MANIFEST, write_json_atomic
 from tfrecords_tools.objects import ObjectRecord, Skipped, convert_object
 from tfrecords_tools.records import encode_example
 from tfrecords_tools.shards import sha256
+from tfrecords_tools.validate import check_dataset, record_count
 from tfrecords_tools.workers import children_without_tensorflow
 
 SKIPPED = ".beam-skipped"
@@ -87,9 +88,10 @@ def run(cfg: ConvertConfig, beam_args: list[str]) -> dict:
         listing.unlink()
         for path in sorted(out.glob(f"{split}-*.tfrecord")):
             entries.append({"split": split, "file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path),
-                            "objects": count_records(path)})
+                            "objects": record_count(path)})
     manifest = manifest_of(cfg, entries, skipped)
     write_json_atomic(out / MANIFEST, manifest)
+    check_dataset(cfg.out)
     print(f"wrote {out}: {manifest['splits']['train']['objects']} train, {manifest['splits']['test']['objects']} test "
           f"objects; {len(skipped)} inputs skipped")
     return manifest

@@ -3,47 +3,41 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 from tfrecords_tools.atomic import atomic_file
 from tfrecords_tools.captions import captioned, stacked
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.manifest import read_manifest, shard_paths
 from tfrecords_tools.objects import render_voxels
-from tfrecords_tools.read import dataset
+from tfrecords_tools.read import dataset, reading
 from tfrecords_tools.shards import sha256
+from tfrecords_tools.validate import (check_shards, checked_manifest, file_problem, record_count, record_problem,
+                                      unreadable_record)
 from tfrecords_tools.workers import imap_spawned
 
 GRID_VIEWS = 4  # renders shown per object in the grid
 
 
-def count_records(path: Path) -> int:
-    """Number of records in one shard; tf.errors.DataLossError when it is corrupt."""
-    return int(tf.data.TFRecordDataset(str(path)).reduce(np.int64(0), lambda n, _: n + 1))
-
-
-def shard_problem(path: Path, shard: dict) -> str | None:
-    """What is wrong with one shard compared to its manifest entry, or None."""
-    if not path.is_file():
-        return f"{path}: missing"
-    if path.stat().st_size != shard["bytes"]:
-        return f"{path}: {path.stat().st_size} bytes, manifest says {shard['bytes']} (truncated or replaced)"
+def shard_problem(path: Path, shard: dict, manifest: dict) -> str | None:
+    """What is wrong with one shard: its file, checksum, record count, or its first record against the manifest."""
+    problem = file_problem(path, shard)
+    if problem:
+        return problem
     if sha256(path) != shard["sha256"]:
-        return f"{path}: SHA-256 differs from the manifest (corrupted)"
+        return unreadable_record(path) or f"{path}: SHA-256 differs from the manifest (corrupted)"
     try:
-        count = count_records(path)
-    except tf.errors.DataLossError as error:
-        return f"{path}: unreadable records: {error.message.splitlines()[0]}"
-    return None if count == shard["objects"] else f"{path}: {count} records, manifest says {shard['objects']}"
+        count = record_count(path)
+    except UserError as error:
+        return str(error)
+    if count != shard["objects"]:
+        return f"{path}: {count} records, manifest says {shard['objects']}"
+    return record_problem(path, manifest)
 
 
 def verify(data_dir: str) -> dict:
-    """Check every shard's size, SHA-256 and record count; a UserError names each bad shard."""
-    manifest = read_manifest(data_dir)
-    problems = [problem for split in manifest["splits"]
-                for path, shard in zip(shard_paths(data_dir, manifest, split), manifest["splits"][split]["shards"])
-                if (problem := shard_problem(path, shard))]
-    if problems:
-        raise UserError(f"{len(problems)} bad shard(s): " + "; ".join(problems))
+    """The manifest, each shard's size, SHA-256, record count and first record checked; a UserError names each bad one."""
+    manifest = checked_manifest(data_dir)
+    check_shards(data_dir, manifest, lambda path, shard: shard_problem(path, shard, manifest))
     return manifest
 
 
@@ -61,7 +55,8 @@ def summary(manifest: dict) -> str:
 
 def draw_grid(data_dir: str, out: str, split: str, objects: int = 4) -> None:
     """A PNG with one row per object under its id and category: a rendering of its voxel grid, then its first renders."""
-    rows = list(dataset(data_dir, split).take(objects).as_numpy_iterator())
+    with reading(data_dir):
+        rows = list(dataset(data_dir, split).take(objects).as_numpy_iterator())
     if not rows:
         raise UserError(f"split {split!r} of {data_dir} is empty: nothing to draw")
     size = rows[0]["images"].shape[1]

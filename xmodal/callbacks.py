@@ -6,6 +6,8 @@ from typing import Callable
 import keras
 import tensorflow as tf
 
+from xmodal.checkpoints import forget_from, record_loss
+
 
 class Summaries(keras.callbacks.Callback):
     """Train loss, learning rate, throughput (and a learned temperature) every step; the loss of one test
@@ -40,22 +42,33 @@ class Summaries(keras.callbacks.Callback):
 
 
 class Checkpoints(keras.callbacks.Callback):
-    """Saves every `every` steps and at the end; stops the run at a non-finite loss without saving it."""
+    """Saves every `every` steps and at the end, recording each checkpoint's training loss (xmodal.checkpoints);
+    stops the run at a non-finite loss without saving, and forgets the checkpoint whose weights gave it."""
 
     def __init__(self, manager: tf.train.CheckpointManager, every: int):
         super().__init__()
         self.manager, self.every = manager, every
         self.diverged_at: int | None = None
+        self.loss = math.nan  # the last finite training loss
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         step = int(self.model.optimizer.iterations.numpy())
-        if not math.isfinite(float(logs["loss"])):
+        loss = float(logs["loss"])
+        if not math.isfinite(loss):
             self.diverged_at = step
+            forget_from(self.manager.directory, step - 1)
             self.model.stop_training = True
-        elif step % self.every == 0:
-            self.manager.save(checkpoint_number=step)
+            return
+        self.loss = loss
+        if step % self.every == 0:
+            self.save(step)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         step = int(self.model.optimizer.iterations.numpy())
         if self.diverged_at is None and step % self.every:
-            self.manager.save(checkpoint_number=step)
+            self.save(step)
+
+    def save(self, step: int) -> None:
+        """Record the loss, then save: a checkpoint without a recorded loss is never resumed from."""
+        record_loss(self.manager.directory, step, self.loss)
+        self.manager.save(checkpoint_number=step)

@@ -18,17 +18,10 @@ from typing import Callable
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.manifest import object_count, read_manifest, shard_paths
+from tfrecords_tools.manifest import object_count, shard_paths
 from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
+from tfrecords_tools.validate import check_dataset
 from xmodal.augment import Augmentation, augment_batch
-
-
-def check_resolution(manifest: dict, data_dir: str, voxel_res: int, image_size: int) -> None:
-    """A UserError naming the expected shapes when the data was converted at other resolutions."""
-    if (manifest["voxel_res"], manifest["image_size"]) != (voxel_res, image_size):
-        raise UserError(f"{data_dir} holds {manifest['voxel_res']}^3 voxels and {manifest['image_size']}^2 images; "
-                        f"the model expects {voxel_res}^3 voxels and {image_size}^2 images "
-                        f"(convert with --voxel-res {voxel_res} --image-size {image_size}, or pick another preset)")
 
 
 def member(ids: tuple[str, ...]) -> Callable[[tf.Tensor], tf.Tensor]:
@@ -52,8 +45,7 @@ class Stream:
 def object_batches(data_dir: str, split: str, objects: int, voxel_res: int, image_size: int, stream: Stream,
                    make: Callable) -> tf.data.Dataset:
     """Endless make(step, parsed batch of `objects` distinct objects, views), augmented, from the start step on."""
-    manifest = read_manifest(data_dir)
-    check_resolution(manifest, data_dir, voxel_res, image_size)
+    manifest = check_dataset(data_dir, voxel_res, image_size)
     count = object_count(manifest, split) - len(stream.exclude)
     if count < max(objects, 2):
         raise UserError(f"split {split!r} of {data_dir} has {count} objects; a batch needs {max(objects, 2)} "

@@ -2,7 +2,8 @@
 import argparse
 
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
-from xmodal.embedder import check_data_matches, load_embedder
+from tfrecords_tools.validate import check_dataset
+from xmodal.embedder import load_embedder
 from xmodal.projector import gather, write_projector, write_tsne
 
 
@@ -20,7 +21,7 @@ def main() -> None:
     if args.objects < 1:
         raise UserError("--objects must be at least 1")
     embedder = load_embedder(args.model)
-    check_data_matches(embedder, args.data)
+    check_dataset(args.data, embedder.voxel_res, embedder.image_size)
     gathered = gather(embedder, args.data, args.split, args.objects)
     write_projector(args.logdir, gathered)
     print(f"projector: tensorboard --logdir {args.logdir} ({len(gathered['vectors'])} points)")

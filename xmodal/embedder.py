@@ -6,8 +6,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.manifest import read_manifest
-from tfrecords_tools.read import dataset
+from tfrecords_tools.read import dataset, reading
+from tfrecords_tools.validate import check_dataset
 from xmodal.export import SIGNATURES
 
 BATCH = 32
@@ -62,25 +62,17 @@ class SplitEmbeddings:
     image_objects: np.ndarray  # (M,) index into object_ids
 
 
-def check_data_matches(embedder: Embedder, data: str) -> dict:
-    """The manifest, or a UserError when the data's resolutions differ from the model's."""
-    manifest = read_manifest(data)
-    if (manifest["voxel_res"], manifest["image_size"]) != (embedder.voxel_res, embedder.image_size):
-        raise UserError(f"{data} holds {manifest['voxel_res']}^3 voxels and {manifest['image_size']}^2 images; "
-                        f"the model expects {embedder.voxel_res}^3 voxels and {embedder.image_size}^2 images")
-    return manifest
-
-
 def embed_split(embedder: Embedder, data: str, split: str) -> SplitEmbeddings:
     """Embed every object (voxels and all views) of a split."""
-    views = check_data_matches(embedder, data)["views"]
+    views = check_dataset(data, embedder.voxel_res, embedder.image_size)["views"]
     parts = {"voxels": [], "images": [], "ids": [], "categories": []}
-    for batch in dataset(data, split).batch(BATCH).as_numpy_iterator():
-        n, v = batch["images"].shape[:2]
-        parts["voxels"].append(embedder.voxels(batch["voxels"]))  # (n, 128)
-        parts["images"].append(embedder.images(batch["images"].reshape(n * v, *batch["images"].shape[2:])))
-        parts["ids"] += [i.decode() for i in batch["object_id"]]
-        parts["categories"] += [c.decode() for c in batch["category"]]
+    with reading(data):
+        for batch in dataset(data, split).batch(BATCH).as_numpy_iterator():
+            n, v = batch["images"].shape[:2]
+            parts["voxels"].append(embedder.voxels(batch["voxels"]))  # (n, 128)
+            parts["images"].append(embedder.images(batch["images"].reshape(n * v, *batch["images"].shape[2:])))
+            parts["ids"] += [i.decode() for i in batch["object_id"]]
+            parts["categories"] += [c.decode() for c in batch["category"]]
     if not parts["ids"]:
         raise UserError(f"split {split!r} of {data} is empty")
     return SplitEmbeddings(np.concatenate(parts["voxels"]), np.array(parts["ids"]), np.array(parts["categories"]),

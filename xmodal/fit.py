@@ -7,7 +7,8 @@ for validation: every --eval-every steps cross-modal retrieval on them is logged
 are kept, the run stops after --patience validations without improvement, and the best weights
 are exported. The run directory holds config.json, TensorBoard logs (logs/train, logs/test,
 logs/validation, and the embedding projector in logs/projector) and checkpoints; --resume
-continues from the last checkpoint with the same step and optimizer state.
+continues from the newest checkpoint with a finite loss and finite weights, with the same step and
+optimizer state (optimiser and schedule settings, such as the learning rate, may change).
 """
 import argparse
 import dataclasses
@@ -21,11 +22,14 @@ import keras
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
-from tfrecords_tools.manifest import object_count, read_manifest, shard_paths, write_json_atomic
+from tfrecords_tools.manifest import object_count, write_json_atomic
+from tfrecords_tools.read import reading
+from tfrecords_tools.validate import check_dataset
 from xmodal.builtin_data import builtin_dataset
 from xmodal.callbacks import Checkpoints, Summaries
+from xmodal.checkpoints import forget_from, restore, resumable
 from xmodal.config import BATCHES, PRECISIONS, STRATEGIES, FitConfig
-from xmodal.data import Stream, check_resolution, object_views, triplets
+from xmodal.data import Stream, object_views, triplets
 from xmodal.embedder import load_embedder
 from xmodal.evaluate import evaluate
 from xmodal.export import write_export
@@ -39,7 +43,8 @@ from xmodal.validation import Validation, embedder, read_history, restore_best, 
 from xmodal.warm_start import warm_start
 
 PROJECTOR_OBJECTS = 10
-RESUMABLE_CHANGES = ("steps", "resume", "export", "out", "patience", "init")  # settings a resumed run may change
+OPTIMIZER_SETTINGS = ("learning_rate", "warmup_steps", "decay_steps", "weight_decay")  # a resumed run may change them
+RESUMABLE_CHANGES = ("steps", "resume", "export", "out", "patience", "init") + OPTIMIZER_SETTINGS  # likewise
 
 
 def parse_config(argv: list[str] | None = None) -> FitConfig:
@@ -54,7 +59,8 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
     parser.add_argument("--out", default="", help="run directory (default runs/<preset>)")
     parser.add_argument("--export", default="", help="export directory (default saved_models/<run name>)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of weights and data order")
-    parser.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the run directory's newest checkpoint with a finite loss and finite weights")
     parser.add_argument("--loss", default=defaults.loss, choices=sorted(LOSSES), help=f"loss (default {defaults.loss})")
     parser.add_argument("--batches", default="", choices=("",) + BATCHES,
                         help="triplets (the report's) or objects (P x K); default: triplets for --loss triplet, else objects")
@@ -123,15 +129,6 @@ def validate(cfg: FitConfig) -> None:
         raise UserError("--steps, --checkpoint-every, --test-every and --eval-every must be positive")
     if not 0.0 < cfg.crop <= 1.0 or not 0.0 <= cfg.color_jitter < 1.0 or not 0.0 <= cfg.dropout < 1.0:
         raise UserError("--crop must be in (0, 1], --color-jitter and --dropout in [0, 1)")
-
-
-def check_shards(data: str, manifest: dict) -> None:
-    """A UserError naming any shard that is missing or not the size the manifest records."""
-    for split in manifest["splits"]:
-        for path, shard in zip(shard_paths(data, manifest, split), manifest["splits"][split]["shards"]):
-            if not path.is_file() or path.stat().st_size != shard["bytes"]:
-                raise UserError(f"shard {path} is missing or truncated (manifest: {shard['bytes']} bytes); "
-                                f"run `python -m tfrecords_tools inspect {data}`")
 
 
 def strategy_for(cfg: FitConfig) -> tf.distribute.Strategy:
@@ -204,9 +201,7 @@ def fit(cfg: FitConfig) -> dict:
     chief = is_chief(strategy)
     p = preset(cfg.preset)
     data = cfg.data or builtin_dataset(cfg.synth_objects, p.voxel_res, p.image_size)
-    manifest = read_manifest(data)
-    check_resolution(manifest, data, p.voxel_res, p.image_size)
-    check_shards(data, manifest)
+    manifest = check_dataset(data, p.voxel_res, p.image_size)
     run = prepare_run(cfg, data) if chief else Path(tempfile.mkdtemp(prefix="xmodal-worker-"))
     held_out = validation_ids(data, manifest, validation_objects(cfg.validation_objects, manifest), cfg.seed)
 
@@ -217,8 +212,7 @@ def fit(cfg: FitConfig) -> dict:
         checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
         manager = tf.train.CheckpointManager(checkpoint, str(run / "checkpoints"), max_to_keep=3)
         if cfg.resume:  # every worker reads the chief's checkpoints
-            latest = tf.train.latest_checkpoint(str(Path(cfg.run_dir) / "checkpoints"))
-            checkpoint.restore(latest).assert_existing_objects_matched()
+            resume(cfg, checkpoint, model.optimizer, chief)
         elif cfg.init:
             warm_start(model.voxel_encoder, model.image_encoder, cfg.init, stored_model)
         best = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(run / "best"), max_to_keep=1)
@@ -239,15 +233,15 @@ def fit(cfg: FitConfig) -> dict:
     if start < cfg.steps:
         print(f"training {cfg.preset} with {cfg.loss} on {cfg.batch_kind} batches of {data}: steps {start}..{cfg.steps}, "
               f"{strategy.num_replicas_in_sync} replica(s), precision {cfg.precision}, jit {cfg.jit}")
-        if cfg.strategy == "multi_worker":
-            history = custom_fit(model, strategy, train, cfg.steps - start, callbacks)
-        else:
-            history = model.fit(train, epochs=1, steps_per_epoch=cfg.steps - start, callbacks=callbacks,
-                                shuffle=False).history
+        with reading(data):  # a corrupted record in a training or test batch: one line naming the shard
+            if cfg.strategy == "multi_worker":
+                history = custom_fit(model, strategy, train, cfg.steps - start, callbacks)
+            else:
+                history = model.fit(train, epochs=1, steps_per_epoch=cfg.steps - start, callbacks=callbacks,
+                                    shuffle=False).history
     diverged = callbacks[-1].diverged_at
     if diverged is not None:
-        raise UserError(f"the loss became non-finite at step {diverged}; the last good checkpoint is "
-                        f"{manager.latest_checkpoint} (lower --learning-rate, then --resume)")
+        raise UserError(divergence_advice(diverged, checkpoint_dir(cfg)))
     steps = int(model.optimizer.iterations.numpy())
     if not chief:  # other workers wrote checkpoints and logs to a scratch folder only
         shutil.rmtree(run, ignore_errors=True)
@@ -259,6 +253,36 @@ def fit(cfg: FitConfig) -> dict:
     print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {cfg.export_dir}")
     return {"run": str(run), "export": cfg.export_dir, "steps": steps,
             "train_loss": history.get("loss", [None])[-1], "metrics": metrics, "exported": exported}
+
+
+def checkpoint_dir(cfg: FitConfig) -> str:
+    """The run's checkpoint directory, which every worker reads."""
+    return str(Path(cfg.run_dir) / "checkpoints")
+
+
+def resume(cfg: FitConfig, checkpoint: tf.train.Checkpoint, optimizer: keras.optimizers.Optimizer, chief: bool) -> None:
+    """Restore the newest checkpoint with a finite loss and finite weights; the chief forgets any later one."""
+    found = resumable(checkpoint_dir(cfg))
+    if found is None:
+        raise UserError(f"--resume: {checkpoint_dir(cfg)} holds no checkpoint with a recorded finite loss and finite "
+                        "weights; start again with another --out")
+    path, entry = found
+    restore(checkpoint, path, optimizer)
+    if chief:
+        forget_from(checkpoint_dir(cfg), entry["step"] + 1)
+    print(f"resuming from {path} (step {entry['step']}, training loss {entry['loss']:.4g})")
+
+
+def divergence_advice(step: int, directory: str) -> str:
+    """What to do after a non-finite loss at `step`: the checkpoint from before it that --resume will take."""
+    found = resumable(directory)
+    if found is None:
+        return (f"the loss became non-finite at step {step}, before any checkpoint with finite weights: "
+                "start again with a lower --learning-rate and another --out")
+    path, entry = found
+    return (f"the loss became non-finite at step {step}; {path} (step {entry['step']}, training loss "
+            f"{entry['loss']:.4g}) holds finite weights from before it: rerun the same command with a lower "
+            "--learning-rate and --resume to continue from there")
 
 
 def test_loss(cfg: FitConfig, model: XModal, strategy: tf.distribute.Strategy, test: tf.data.Dataset):

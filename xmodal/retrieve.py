@@ -9,8 +9,8 @@ from PIL import Image, UnidentifiedImageError
 from tfrecords_tools.atomic import atomic_file
 from tfrecords_tools.captions import captioned
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
-from tfrecords_tools.manifest import read_manifest
-from tfrecords_tools.read import dataset
+from tfrecords_tools.read import dataset, reading
+from tfrecords_tools.validate import checked_manifest
 from xmodal.embedder import Embedder, embed_split, load_embedder
 from xmodal.metrics import pairwise_distances
 
@@ -19,7 +19,7 @@ TILE = 160  # pixels per picture in the --out grid
 
 def build_index(embedder: Embedder, data: str) -> dict:
     """Voxel embeddings of every object of every split of `data`."""
-    parts = [embed_split(embedder, data, split) for split, s in read_manifest(data)["splits"].items() if s["objects"]]
+    parts = [embed_split(embedder, data, split) for split, s in checked_manifest(data)["splits"].items() if s["objects"]]
     return {"embeddings": np.concatenate([p.voxels for p in parts]),
             "object_ids": np.concatenate([p.object_ids for p in parts]),
             "categories": np.concatenate([p.categories for p in parts]),
@@ -52,10 +52,11 @@ def nearest(index: dict, query: np.ndarray, k: int) -> list[tuple[str, str, floa
 def first_renders(data: str, object_ids: list[str]) -> dict[str, np.ndarray]:
     """The first render of each listed object, searched through every split."""
     wanted, found = set(object_ids), {}
-    for split in read_manifest(data)["splits"]:
-        for row in dataset(data, split).as_numpy_iterator():
-            if row["object_id"].decode() in wanted:
-                found[row["object_id"].decode()] = row["images"][0]
+    with reading(data):
+        for split in checked_manifest(data)["splits"]:
+            for row in dataset(data, split).as_numpy_iterator():
+                if row["object_id"].decode() in wanted:
+                    found[row["object_id"].decode()] = row["images"][0]
     return found
 
 

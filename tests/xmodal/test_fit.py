@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 import warnings
@@ -178,3 +179,25 @@ def test_init_starts_from_the_source_embeddings(tiny_data, tiny_model, tmp_path)
                                source.signatures["embed_voxels"](voxels=tf.constant(grids))["embedding"].numpy(), atol=1e-5)
     np.testing.assert_allclose(model.image_encoder(pictures).numpy(),
                                source.signatures["embed_images"](images=tf.constant(pictures))["embedding"].numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("shard, test_every", [("train-00000-of-00001.tfrecord", 5), ("test-00000-of-00001.tfrecord", 1)])
+def test_corrupted_record_in_training_or_test_batches_names_the_shard(tiny_data, tmp_path, shard, test_every):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    flipped = bytearray((data / shard).read_bytes())
+    flipped[-100] ^= 0x10  # inside the last record: the size and the first record stay right
+    (data / shard).write_bytes(bytes(flipped))
+    cfg = FitConfig(**{**TINY_FIT, "test_every": test_every}, data=str(data), steps=3, out=str(tmp_path / "run"))
+    with pytest.raises(UserError, match=f"{shard}: record index \\d+ is unreadable \\(corrupted record at \\d+\\)"):
+        fit(cfg)
+
+
+def test_manifest_lying_about_views_fails_before_training_naming_the_shard(tiny_data, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    manifest = json.loads((data / "manifest.json").read_text())
+    (data / "manifest.json").write_text(json.dumps({**manifest, "views": 6}))
+    with pytest.raises(UserError, match="train-00000-of-00001.tfrecord: record 0 holds 4 views"):
+        fit(FitConfig(data=str(data), steps=3, out=str(tmp_path / "run"), **TINY_FIT))
+    assert not (tmp_path / "run").exists()
