@@ -2,8 +2,6 @@
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
-from PIL import Image
 
 from tfrecords_tools.atomic import atomic_file
 from tfrecords_tools.captions import captioned, stacked

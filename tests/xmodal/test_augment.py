@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from xmodal.augment import Augmentation, augment_batch, augment_images, coin, hue_rotation, mirror_voxels, sub_seed
+from xmodal.augment import Augmentation, augment_batch, augment_images, coin, hue_rotation, sub_seed
 from xmodal.config import FitConfig
 from xmodal.data import Stream, object_views
 from xmodal.fit import batches

@@ -1,7 +1,6 @@
 import json
 
 import keras
-import numpy as np
 import pytest
 import tensorflow as tf
 
