@@ -3,6 +3,7 @@ import argparse
 import os
 
 from tfrecords_tools.config import DEFAULT_VIEWPOINTS, ConvertConfig
+from tfrecords_tools.flags import fraction, positive_float, positive_int, seed
 from tfrecords_tools.sources import FORMATS
 
 
@@ -14,16 +15,16 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
                         help="input layout: synth (<id>/model.obj), shapenet (v1/v2), r2n2 (ShapeNetVox32 + "
                              "ShapeNetRendering), folder (any tree, class folders, ModelNet splits)")
     parser.add_argument("--synsets", nargs="*", default=(), help="shapenet/r2n2: only these synset ids")
-    parser.add_argument("--voxel-res", type=int, default=96, help="voxel grid resolution (default 96)")
-    parser.add_argument("--image-size", type=int, default=486, help="render size in pixels (default 486)")
-    parser.add_argument("--views", type=int, default=12, help="renders per object (default 12)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="share of objects held out (default 0.2)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, viewpoints and backgrounds")
+    parser.add_argument("--voxel-res", type=positive_int, default=96, help="voxel grid resolution (default 96)")
+    parser.add_argument("--image-size", type=positive_int, default=486, help="render size in pixels (default 486)")
+    parser.add_argument("--views", type=positive_int, default=12, help="renders per object (default 12)")
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    parser.add_argument("--test-fraction", type=fraction, default=0.2, help="share of objects held out (default 0.2)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the split, viewpoints and backgrounds")
     parser.add_argument("--viewpoints", default=DEFAULT_VIEWPOINTS, help="viewpoint statistics file (default: cars)")
     parser.add_argument("--background", choices=("random", "white"), default="random", help="image background")
     parser.add_argument("--category", default="", help="category name (default: metadata.json or 'object')")
-    parser.add_argument("--shard-mb", type=float, default=150.0, help="target shard size in MB (default 150)")
+    parser.add_argument("--shard-mb", type=positive_float, default=150.0, help="target shard size in MB (default 150)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -34,8 +35,8 @@ def parser() -> argparse.ArgumentParser:
 
     synth = sub.add_parser("synth", help="write the built-in synthetic car meshes")
     synth.add_argument("--out", required=True, help="folder to write <object_id>/model.obj into")
-    synth.add_argument("--objects", type=int, default=100, help="number of cars (default 100)")
-    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument("--objects", type=positive_int, default=100, help="number of cars (default 100)")
+    synth.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
 
     add_convert_arguments(sub.add_parser("convert", help="meshes -> voxels + renders -> sharded TFRecords + manifest.json"))
 

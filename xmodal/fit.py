@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError, run_cli
+from tfrecords_tools.flags import positive_float, positive_int, seed
 from tfrecords_tools.manifest import object_count, read_manifest, shard_paths, write_json_atomic
 from xmodal.builtin_data import builtin_dataset
 from xmodal.callbacks import Checkpoints, Summaries
@@ -42,30 +43,30 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="", help="converted dataset (default: the built-in synthetic cars)")
     parser.add_argument("--preset", default=defaults.preset, help=f"architecture: {', '.join(sorted(PRESETS))}")
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="total training steps")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="triplets per global batch")
+    parser.add_argument("--steps", type=positive_int, default=defaults.steps, help="total training steps")
+    parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="triplets per global batch")
     parser.add_argument("--out", default="", help="run directory (default runs/<preset>)")
     parser.add_argument("--export", default="", help="export directory (default saved_models/<run name>)")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of weights and data order")
+    parser.add_argument("--seed", type=seed, default=defaults.seed, help="seed of weights and data order")
     parser.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
     parser.add_argument("--loss", default=defaults.loss, choices=sorted(LOSSES), help=f"loss (default {defaults.loss})")
     parser.add_argument("--batches", default="", choices=("",) + BATCHES,
                         help="triplets (the report's) or objects (P x K); default: triplets for --loss triplet, else objects")
-    parser.add_argument("--objects-per-batch", type=int, default=defaults.objects_per_batch, help="P of P x K batches")
-    parser.add_argument("--views-per-object", type=int, default=defaults.views_per_object, help="K of P x K batches")
-    parser.add_argument("--margin", type=float, default=defaults.margin, help="margin of the triplet-style losses")
-    parser.add_argument("--temperature", type=float, default=defaults.temperature, help="temperature of info_nce")
+    parser.add_argument("--objects-per-batch", type=positive_int, default=defaults.objects_per_batch, help="P of P x K batches")
+    parser.add_argument("--views-per-object", type=positive_int, default=defaults.views_per_object, help="K of P x K batches")
+    parser.add_argument("--margin", type=positive_float, default=defaults.margin, help="margin of the triplet-style losses")
+    parser.add_argument("--temperature", type=positive_float, default=defaults.temperature, help="temperature of info_nce")
     parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                         help="L2-normalise the embeddings (default: only with --loss info_nce)")
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam learning rate")
+    parser.add_argument("--learning-rate", type=positive_float, default=defaults.learning_rate, help="Adam learning rate")
     parser.add_argument("--voxel-channels", type=int, choices=(1, 2), default=defaults.voxel_channels,
                         help="2: one-hot (empty, filled) as Table 1; 1: occupancy")
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision, help="Keras dtype policy")
     parser.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
                         help="mirrored: the local GPUs or the CPU; multi_worker: a cluster described by TF_CONFIG")
     parser.add_argument("--jit", action="store_true", help="compile the train step with XLA (one replica only)")
-    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every, help="steps between checkpoints")
-    parser.add_argument("--test-every", type=int, default=defaults.test_every, help="steps between test-batch losses")
+    parser.add_argument("--checkpoint-every", type=positive_int, default=defaults.checkpoint_every, help="steps between checkpoints")
+    parser.add_argument("--test-every", type=positive_int, default=defaults.test_every, help="steps between test-batch losses")
     args = parser.parse_args(argv)
     return FitConfig(**{k: v for k, v in vars(args).items()})
 

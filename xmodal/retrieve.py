@@ -8,6 +8,7 @@ from PIL import Image, UnidentifiedImageError
 
 from tfrecords_tools.atomic import atomic_file
 from tfrecords_tools.errors import UserError, run_cli
+from tfrecords_tools.flags import positive_int
 from tfrecords_tools.manifest import read_manifest
 from tfrecords_tools.read import dataset
 from xmodal.embedder import Embedder, embed_split, load_embedder
@@ -76,7 +77,7 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="export directory (SavedModel) written by xmodal.fit")
     parser.add_argument("--index", required=True, help="dataset directory, or an index saved with --save-index")
     parser.add_argument("--image", help="query picture (PNG or JPEG, any size)")
-    parser.add_argument("--k", type=int, default=5, help="number of shapes to return (default 5)")
+    parser.add_argument("--k", type=positive_int, default=5, help="number of shapes to return (default 5)")
     parser.add_argument("--out", help="draw the query beside renders of the retrieved shapes into this PNG")
     parser.add_argument("--save-index", help="save the index of voxel embeddings to this .npz for later queries")
     args = parser.parse_args()
@@ -94,7 +95,7 @@ def main() -> None:
         Image.open(io.BytesIO(query)).verify()
     except (OSError, UnidentifiedImageError) as error:
         raise UserError(f"{args.image}: not a readable image: {error}") from None
-    hits = nearest(index, embedder.encoded([query])[0], max(1, args.k))
+    hits = nearest(index, embedder.encoded([query])[0], args.k)
     print(f"{'rank':>4}  {'object id':30} {'category':12} distance")
     for rank, (object_id, category, distance) in enumerate(hits, 1):
         print(f"{rank:>4}  {object_id:30} {category:12} {distance:.4f}")
