@@ -73,8 +73,10 @@ def convert_object(source: Source, cfg: ConvertConfig) -> ObjectRecord | Skipped
         if source.renderings:
             return r2n2_object(source, cfg)
         return mesh_object(source, cfg)
-    except (BadMesh, BadBinvox, OSError, ValueError) as error:
+    except (BadMesh, BadBinvox) as error:
         return Skipped(source.path, str(error))
+    except Exception as error:  # noqa: BLE001  whatever fails on one input skips that input, never the run
+        return Skipped(source.path, f"{type(error).__name__}: {error}")
 
 
 def mesh_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
