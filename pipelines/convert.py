@@ -25,7 +25,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from tfrecords_tools.cli import add_convert_arguments, convert_config
 from tfrecords_tools.config import ConvertConfig
-from tfrecords_tools.convert import manifest_of, plan, validate
+from tfrecords_tools.convert import manifest_of, plan, validate, with_format
 from tfrecords_tools.errors import run_cli
 from tfrecords_tools.inspect import count_records
 from tfrecords_tools.manifest import MANIFEST, write_json_atomic
@@ -75,6 +75,7 @@ def build(pipeline: beam.Pipeline, cfg: ConvertConfig, shards: dict[str, list]) 
 def run(cfg: ConvertConfig, beam_args: list[str]) -> dict:
     """Run the pipeline, then write manifest.json; return it."""
     validate(cfg)
+    cfg = with_format(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     shards = {split: [items for s, _, _, items in plan(cfg) if s == split] for split in ("train", "test")}

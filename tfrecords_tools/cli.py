@@ -11,9 +11,10 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of `convert` (also those of the Beam pipeline)."""
     parser.add_argument("--meshes", required=True, help="input folder, in the layout of --format")
     parser.add_argument("--out", required=True, help="output folder for shards and manifest.json")
-    parser.add_argument("--format", choices=FORMATS, default="synth",
+    parser.add_argument("--format", choices=("auto", *FORMATS), default="auto",
                         help="input layout: synth (<id>/model.obj), shapenet (v1/v2), r2n2 (ShapeNetVox32 + "
-                             "ShapeNetRendering), folder (any tree, class folders, ModelNet splits)")
+                             "ShapeNetRendering), folder (any tree, class folders, ModelNet splits); "
+                             "default auto: detected from the folder and printed")
     parser.add_argument("--synsets", nargs="*", default=(), help="shapenet/r2n2: only these synset ids")
     parser.add_argument("--voxel-res", type=positive_int, default=96, help="voxel grid resolution (default 96)")
     parser.add_argument("--image-size", type=positive_int, default=486, help="render size in pixels (default 486)")

@@ -13,7 +13,7 @@ from tfrecords_tools.errors import UserError
 from tfrecords_tools.manifest import MANIFEST, read_manifest, write_json_atomic
 from tfrecords_tools.objects import Skipped, convert_object
 from tfrecords_tools.records import FEATURES, FORMAT_VERSION, encode_example
-from tfrecords_tools.sources import Source, discover
+from tfrecords_tools.sources import Source, detect_format, discover
 from tfrecords_tools.shards import estimated_object_bytes, plan_shards, sha256, shard_name, write_shard
 from tfrecords_tools.viewpoints import read_viewpoints
 from tfrecords_tools.workers import imap_spawned
@@ -44,6 +44,15 @@ def validate(cfg: ConvertConfig) -> None:
     if cfg.background not in ("random", "white"):
         raise UserError(f"--background must be random or white, got {cfg.background!r}")
     read_viewpoints(cfg.viewpoints)
+
+
+def with_format(cfg: ConvertConfig) -> ConvertConfig:
+    """cfg with `--format auto` replaced by the detected layout, which is printed."""
+    if cfg.format != "auto":
+        return cfg
+    fmt = detect_format(cfg.meshes)
+    print(f"--format {fmt}: detected from the layout of {cfg.meshes} (pass --format to choose another)")
+    return dataclasses.replace(cfg, format=fmt)
 
 
 def check_output(out: Path, identity: dict) -> dict | None:
@@ -78,6 +87,7 @@ def shard_examples(results: Iterator, count: int, skipped: list) -> Iterator[byt
 def convert(cfg: ConvertConfig) -> dict:
     """Run (or resume) a conversion and return its manifest."""
     validate(cfg)
+    cfg = with_format(cfg)
     out, identity = Path(cfg.out), cfg.identity()
     done = check_output(out, identity)
     if done is not None:
