@@ -146,10 +146,10 @@ def test_meshes_with_failing_materials_convert_untextured(tmp_path):
 def test_any_failure_inside_one_object_is_a_skipped_entry_with_type_and_message(tiny_meshes, tmp_path, monkeypatch):
     from tfrecords_tools import objects
 
-    def failing_voxelize(*args):
+    def failing_voxels(*args):
         raise TypeError("unsupported operand type(s) for *: 'int' and 'NoneType'")
 
-    monkeypatch.setattr(objects, "voxelize", failing_voxelize)
+    monkeypatch.setattr(objects, "mesh_voxels", failing_voxels)
     monkeypatch.setattr(convert_module, "imap_spawned", lambda function, jobs, workers: (function(*j) for j in jobs))
     manifest = convert(ConvertConfig(meshes=tiny_meshes, out=str(tmp_path / "data"), **TINY))
     reasons = {Path(s["path"]).parent.name: s["reason"] for s in manifest["skipped"]}
