@@ -19,7 +19,8 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--voxel-res", type=positive_int, default=96, help="voxel grid resolution (default 96)")
     parser.add_argument("--image-size", type=positive_int, default=486, help="render size in pixels (default 486)")
     parser.add_argument("--views", type=positive_int, default=12, help="renders per object (default 12)")
-    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+                        help="worker processes (default: all cores)")
     parser.add_argument("--test-fraction", type=fraction, default=0.2, help="share of objects held out (default 0.2)")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the split, viewpoints and backgrounds")
     parser.add_argument("--viewpoints", default=DEFAULT_VIEWPOINTS, help="viewpoint statistics file (default: cars)")

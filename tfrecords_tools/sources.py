@@ -112,7 +112,8 @@ def detect_format(meshes: str) -> str:
     root = input_root(meshes)
     if (root / "ShapeNetVox32").is_dir() and (root / "ShapeNetRendering").is_dir():
         return "r2n2"
-    if any(re.fullmatch(r"\d{8}", p.relative_to(root).parts[0]) for pattern in SHAPENET_MODELS for p in root.glob(pattern)):
+    models = (p.relative_to(root) for pattern in SHAPENET_MODELS for p in root.glob(pattern))
+    if any(re.fullmatch(r"\d{8}", rel.parts[0]) for rel in models):  # SYNSET/MODEL_ID/...
         return "shapenet"
     if (root / "metadata.json").is_file():
         return "synth"

@@ -1,6 +1,5 @@
 """Open surfaces: a warning per object in the manifest; a thin shell where solid filling would invent volume."""
 import json
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
