@@ -26,16 +26,16 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from tfrecords_tools.cli import add_convert_arguments, convert_config
 from tfrecords_tools.config import ConvertConfig
-from tfrecords_tools.convert import manifest_of, plan, validate
+from tfrecords_tools.convert import manifest_of, plan, report, validate, with_format
 from tfrecords_tools.errors import run_cli
 from tfrecords_tools.manifest import MANIFEST, write_json_atomic
-from tfrecords_tools.objects import ObjectRecord, Skipped, convert_object
+from tfrecords_tools.objects import ObjectRecord, Skipped, convert_object, warning_entries
 from tfrecords_tools.records import encode_example
 from tfrecords_tools.shards import sha256
 from tfrecords_tools.validate import check_dataset, record_count
 from tfrecords_tools.workers import children_without_tensorflow
 
-SKIPPED = ".beam-skipped"
+LISTINGS = {"skipped": ".beam-skipped", "warnings": ".beam-warnings"}  # per split, JSON lines written by Beam
 
 
 class ConvertObjects(beam.DoFn):
@@ -70,30 +70,37 @@ def build(pipeline: beam.Pipeline, cfg: ConvertConfig, shards: dict[str, list]) 
         (results
          | f"{split}: skipped" >> beam.Filter(lambda r: isinstance(r, Skipped))
          | f"{split}: describe" >> beam.Map(lambda s: json.dumps(dataclasses.asdict(s)))
-         | f"{split}: list skipped" >> beam.io.WriteToText(str(out / f"{SKIPPED}-{split}"), shard_name_template=""))
+         | f"{split}: list skipped" >> beam.io.WriteToText(str(out / f"{LISTINGS['skipped']}-{split}"),
+                                                           shard_name_template=""))
+        (results
+         | f"{split}: warnings" >> beam.FlatMap(lambda r: warning_entries(r) if isinstance(r, ObjectRecord) else [])
+         | f"{split}: describe warnings" >> beam.Map(json.dumps)
+         | f"{split}: list warnings" >> beam.io.WriteToText(str(out / f"{LISTINGS['warnings']}-{split}"),
+                                                            shard_name_template=""))
 
 
 def run(cfg: ConvertConfig, beam_args: list[str]) -> dict:
     """Run the pipeline, then write manifest.json; return it."""
     validate(cfg)
+    cfg = with_format(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     shards = {split: [items for s, _, _, items in plan(cfg) if s == split] for split in ("train", "test")}
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
         build(pipeline, cfg, shards)
-    entries, skipped = [], []
+    entries, listed = [], {kind: [] for kind in LISTINGS}
     for split in shards:
-        listing = out / f"{SKIPPED}-{split}"
-        skipped += [json.loads(line) for line in listing.read_text().splitlines() if line]
-        listing.unlink()
+        for kind, prefix in LISTINGS.items():
+            listing = out / f"{prefix}-{split}"
+            listed[kind] += [json.loads(line) for line in listing.read_text().splitlines() if line]
+            listing.unlink()
         for path in sorted(out.glob(f"{split}-*.tfrecord")):
             entries.append({"split": split, "file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path),
                             "objects": record_count(path)})
-    manifest = manifest_of(cfg, entries, skipped)
+    manifest = manifest_of(cfg, entries, listed["skipped"], listed["warnings"])
     write_json_atomic(out / MANIFEST, manifest)
     check_dataset(cfg.out)
-    print(f"wrote {out}: {manifest['splits']['train']['objects']} train, {manifest['splits']['test']['objects']} test "
-          f"objects; {len(skipped)} inputs skipped")
+    print(report(out, manifest))
     return manifest
 
 

@@ -4,6 +4,7 @@ import os
 
 from tfrecords_tools.config import VIEWPOINT_SETS, ConvertConfig, viewpoint_file
 from tfrecords_tools.errors import UserError, add_verbose_flag
+from tfrecords_tools.flags import fraction, positive_float, positive_int, seed
 from tfrecords_tools.sources import FORMATS
 from tfrecords_tools.synth import CATEGORIES, synth_dataset
 
@@ -12,22 +13,24 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of `convert` (also those of the Beam pipeline)."""
     parser.add_argument("--meshes", required=True, help="input folder, in the layout of --format")
     parser.add_argument("--out", required=True, help="output folder for shards and manifest.json")
-    parser.add_argument("--format", choices=FORMATS, default="synth",
+    parser.add_argument("--format", choices=("auto", *FORMATS), default="auto",
                         help="input layout: synth (<id>/model.obj), shapenet (v1/v2), r2n2 (ShapeNetVox32 + "
-                             "ShapeNetRendering), folder (any tree, class folders, ModelNet splits)")
+                             "ShapeNetRendering), folder (any tree, class folders, ModelNet splits); "
+                             "default auto: detected from the folder and printed")
     parser.add_argument("--synsets", nargs="*", default=(), help="shapenet/r2n2: only these synset ids")
-    parser.add_argument("--voxel-res", type=int, default=96, help="voxel grid resolution (default 96)")
-    parser.add_argument("--image-size", type=int, default=486, help="render size in pixels (default 486)")
-    parser.add_argument("--views", type=int, default=12, help="renders per object (default 12)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="share of objects held out (default 0.2)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, viewpoints and backgrounds")
+    parser.add_argument("--voxel-res", type=positive_int, default=96, help="voxel grid resolution (default 96)")
+    parser.add_argument("--image-size", type=positive_int, default=486, help="render size in pixels (default 486)")
+    parser.add_argument("--views", type=positive_int, default=12, help="renders per object (default 12)")
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+                        help="worker processes (default: all cores)")
+    parser.add_argument("--test-fraction", type=fraction, default=0.2, help="share of objects held out (default 0.2)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the split, viewpoints and backgrounds")
     parser.add_argument("--viewpoints", type=viewpoint_file, default="cars",
                         help=f"camera viewpoints: {' or '.join(VIEWPOINT_SETS)} (shipped sets), or a file of "
                              "`azimuth elevation inplane distance` lines (default: cars)")
     parser.add_argument("--background", choices=("random", "white"), default="random", help="image background")
     parser.add_argument("--category", default="", help="category name (default: metadata.json or 'object')")
-    parser.add_argument("--shard-mb", type=float, default=150.0, help="target shard size in MB (default 150)")
+    parser.add_argument("--shard-mb", type=positive_float, default=150.0, help="target shard size in MB (default 150)")
     add_verbose_flag(parser)
 
 
@@ -39,8 +42,8 @@ def parser() -> argparse.ArgumentParser:
 
     synth = sub.add_parser("synth", help="write built-in synthetic meshes (cars; --categories for chairs, tables, aircraft, ...)")
     synth.add_argument("--out", required=True, help="folder to write <object_id>/model.obj into")
-    synth.add_argument("--objects", type=int, default=100, help="number of objects (default 100)")
-    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument("--objects", type=positive_int, default=100, help="number of objects (default 100)")
+    synth.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     synth.add_argument("--categories", default="car",
                        help=f"comma-separated categories, taken in turn (default car; any of {','.join(CATEGORIES)})")
 

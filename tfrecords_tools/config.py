@@ -20,7 +20,7 @@ class ConvertConfig:
 
     meshes: str
     out: str
-    format: str = "synth"  # input layout: synth, shapenet, r2n2 or folder (see sources.py)
+    format: str = "auto"  # input layout: synth, shapenet, r2n2, folder, or auto: detected (see sources.py)
     synsets: tuple[str, ...] = ()  # shapenet/r2n2: only these synset ids (e.g. 02958343, cars)
     voxel_res: int = 96
     image_size: int = 486

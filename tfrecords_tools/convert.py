@@ -11,15 +11,16 @@ from tqdm import tqdm
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.manifest import MANIFEST, read_manifest, write_json_atomic
-from tfrecords_tools.objects import Skipped, convert_object
+from tfrecords_tools.objects import Skipped, convert_object, warning_entries
 from tfrecords_tools.records import FEATURES, FORMAT_VERSION, encode_example
-from tfrecords_tools.sources import Source, discover
+from tfrecords_tools.sources import Source, detect_format, discover
 from tfrecords_tools.shards import estimated_object_bytes, plan_shards, sha256, shard_name, write_shard
 from tfrecords_tools.viewpoints import read_viewpoints
 from tfrecords_tools.workers import imap_spawned
 
 PROGRESS = ".progress"  # per-shard records of finished work, removed once the manifest is written
 SPLITS = ("train", "test")  # the order of a shard plan
+SHOWN_WARNINGS = 10  # warnings printed at the end of a conversion; all are in the manifest
 
 
 def split_objects(sources: list[Source], test_fraction: float, seed: int) -> dict[str, list[Source]]:
@@ -46,6 +47,15 @@ def validate(cfg: ConvertConfig) -> None:
     read_viewpoints(cfg.viewpoints)
 
 
+def with_format(cfg: ConvertConfig) -> ConvertConfig:
+    """cfg with `--format auto` replaced by the detected layout, which is printed."""
+    if cfg.format != "auto":
+        return cfg
+    fmt = detect_format(cfg.meshes)
+    print(f"--format {fmt}: detected from the layout of {cfg.meshes} (pass --format to choose another)")
+    return dataclasses.replace(cfg, format=fmt)
+
+
 def check_output(out: Path, identity: dict) -> dict | None:
     """The finished manifest if `out` already holds this conversion; an error if it holds another."""
     recorded = None
@@ -65,19 +75,21 @@ def counted(results: Iterator, bar: tqdm) -> Iterator:
         yield result
 
 
-def shard_examples(results: Iterator, count: int, skipped: list) -> Iterator[bytes]:
-    """Serialized examples of the next `count` results; skipped inputs are appended to `skipped`."""
+def shard_examples(results: Iterator, count: int, skipped: list, warnings: list) -> Iterator[bytes]:
+    """Serialized examples of the next `count` results; skipped inputs and warnings are appended to the lists."""
     for _ in range(count):
         result = next(results)
         if isinstance(result, Skipped):
             skipped.append(dataclasses.asdict(result))
         else:
+            warnings += warning_entries(result)
             yield encode_example(result)
 
 
 def convert(cfg: ConvertConfig) -> dict:
     """Run (or resume) a conversion and return its manifest."""
     validate(cfg)
+    cfg = with_format(cfg)
     out, identity = Path(cfg.out), cfg.identity()
     done = check_output(out, identity)
     if done is not None:
@@ -96,19 +108,29 @@ def convert(cfg: ConvertConfig) -> dict:
     with tqdm(total=len(jobs), desc="convert", unit="obj") as bar:
         results = counted(imap_spawned(convert_object, jobs, cfg.workers), bar)
         for split, index, count, items in pending:
-            name, skipped = shard_name(split, index, count), []
-            written = write_shard(out / name, shard_examples(results, len(items), skipped))
+            name, skipped, warnings = shard_name(split, index, count), [], []
+            written = write_shard(out / name, shard_examples(results, len(items), skipped, warnings))
             entry = {"split": split, "file": name, "objects": written, "bytes": (out / name).stat().st_size,
-                     "sha256": sha256(out / name), "skipped": skipped}
+                     "sha256": sha256(out / name), "skipped": skipped, "warnings": warnings}
             write_json_atomic(state / f"{name}.json", entry)
     entries = [json.loads((state / f"{shard_name(*p[:3])}.json").read_text()) for p in shards]
-    manifest = manifest_of(cfg, entries, [s for e in entries for s in e["skipped"]])
+    manifest = manifest_of(cfg, entries, [s for e in entries for s in e["skipped"]],
+                           [w for e in entries for w in e.get("warnings", [])])
     write_json_atomic(out / MANIFEST, manifest)
     shutil.rmtree(state)
-    counts = {s: manifest["splits"][s]["objects"] for s in SPLITS}
-    print(f"wrote {out}: {counts['train']} train, {counts['test']} test objects; "
-          f"{len(manifest['skipped'])} inputs skipped (listed in {MANIFEST})")
+    print(report(out, manifest))
     return manifest
+
+
+def report(out: Path, manifest: dict) -> str:
+    """What a finished conversion prints: object counts, skipped inputs, and the first warnings."""
+    counts, warnings = {s: manifest["splits"][s]["objects"] for s in SPLITS}, manifest["warnings"]
+    lines = [f"wrote {out}: {counts['train']} train, {counts['test']} test objects; {len(manifest['skipped'])} "
+             f"inputs skipped, {len(warnings)} warnings (listed in {MANIFEST})"]
+    lines += [f"  warning: {w['object_id']}: {w['warning']}" for w in warnings[:SHOWN_WARNINGS]]
+    if len(warnings) > SHOWN_WARNINGS:
+        lines.append(f"  ... {len(warnings) - SHOWN_WARNINGS} more in {MANIFEST}")
+    return "\n".join(lines)
 
 
 def plan(cfg: ConvertConfig) -> list[tuple[str, int, int, list[Source]]]:
@@ -120,7 +142,7 @@ def plan(cfg: ConvertConfig) -> list[tuple[str, int, int, list[Source]]]:
             for shards in [plan_shards(split_items, size, cfg.shard_mb)] for index, items in enumerate(shards)]
 
 
-def manifest_of(cfg: ConvertConfig, entries: list[dict], skipped: list[dict]) -> dict:
+def manifest_of(cfg: ConvertConfig, entries: list[dict], skipped: list[dict], warnings: list[dict]) -> dict:
     """The manifest of a conversion from its shard entries ({split, file, objects, bytes, sha256})."""
     splits = {split: {"objects": sum(e["objects"] for e in entries if e["split"] == split),
                       "shards": [{k: e[k] for k in ("file", "objects", "bytes", "sha256")}
@@ -138,5 +160,6 @@ def manifest_of(cfg: ConvertConfig, entries: list[dict], skipped: list[dict]) ->
         "features": FEATURES,
         "splits": splits,
         "skipped": sorted(skipped, key=lambda s: s["path"]),
+        "warnings": sorted(warnings, key=lambda w: (w["object_id"], w["warning"])),
         "config": cfg.identity(),
     }

@@ -48,6 +48,7 @@ def summary(manifest: dict) -> str:
              f"background {manifest['background']}, viewpoints {manifest['viewpoints']}, seed {manifest['seed']}",
              f"skipped inputs: {len(manifest['skipped'])}"]
     lines += [f"  {s['path']}: {s['reason']}" for s in manifest["skipped"]]
+    lines += [f"warning: {w['object_id']}: {w['warning']}" for w in manifest.get("warnings", [])]
     return "\n".join(lines)
 
 

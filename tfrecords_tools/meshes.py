@@ -28,16 +28,23 @@ def normalise(vertices: np.ndarray) -> np.ndarray:
     return (vertices - (lo + hi) / 2) / (hi - lo).max()
 
 
+def material_color(visual: object) -> np.ndarray:
+    """(3,) RGB in [0, 1]: the diffuse colour of a visual's material, else grey."""
+    try:
+        return np.asarray(visual.material.main_color[:3], np.float32) / 255.0
+    except (AttributeError, TypeError, IndexError, ValueError):
+        return np.float32(DEFAULT_GREY)
+
+
 def vertex_colors(mesh: trimesh.Trimesh) -> np.ndarray:
-    """Per-vertex RGB in [0, 1]: the file's vertex colours, else its material colour, else grey."""
+    """Per-vertex RGB in [0, 1]: the file's vertex colours, else its texture, else its material colour, else grey."""
     visual = mesh.visual
     if visual.kind == "vertex":
         return np.asarray(visual.vertex_colors[:, :3], np.float32) / 255.0
     try:
-        rgb = np.asarray(visual.to_color().vertex_colors[:, :3], np.float32) / 255.0
-    except (AttributeError, ValueError, IndexError):
-        rgb = np.tile(np.float32(DEFAULT_GREY), (len(mesh.vertices), 1))
-    return rgb
+        return np.asarray(visual.to_color().vertex_colors[:, :3], np.float32) / 255.0
+    except Exception:  # noqa: BLE001  trimesh fails in many ways on materials without UVs or texture images
+        return np.tile(material_color(visual), (len(mesh.vertices), 1))
 
 
 def load_mesh(path: Path) -> Mesh:

@@ -15,10 +15,10 @@ from tfrecords_tools.binvox import BadBinvox, read_binvox, resample
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.framing import framed
 from tfrecords_tools.meshes import BadMesh, Mesh, load_mesh
+from tfrecords_tools.open_surfaces import mesh_voxels
 from tfrecords_tools.sources import Source
 from tfrecords_tools.viewpoints import ViewpointSampler
 from tfrecords_tools.voxel_mesh import voxel_mesh
-from tfrecords_tools.voxelize import voxelize
 
 PNG_COMPRESS_LEVEL = 3  # zlib level: most of the size gain of level 6 at a third of its time
 
@@ -33,6 +33,7 @@ class ObjectRecord:
     voxels: bytes  # np.packbits of the C-order (R, R, R) bool grid [x, y, z]
     images: tuple[bytes, ...]  # V PNG images
     viewpoints: tuple[float, ...]  # V x 4: azimuth, elevation, in-plane rotation, distance
+    warnings: tuple[str, ...] = ()  # recorded in the manifest, not in the record (an open surface)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,8 +80,10 @@ def convert_object(source: Source, cfg: ConvertConfig) -> ObjectRecord | Skipped
         if source.renderings:
             return r2n2_object(source, cfg)
         return mesh_object(source, cfg)
-    except (BadMesh, BadBinvox, OSError, ValueError) as error:
+    except (BadMesh, BadBinvox) as error:
         return Skipped(source.path, str(error))
+    except Exception as error:  # noqa: BLE001  whatever fails on one input skips that input, never the run
+        return Skipped(source.path, f"{type(error).__name__}: {error}")
 
 
 def mesh_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
@@ -88,7 +91,7 @@ def mesh_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
     from tfrecords_tools.render import renderer  # OpenGL only in worker processes (see render.py)
 
     mesh = load_mesh(Path(source.path))
-    voxels = voxelize(mesh.vertices, mesh.faces, cfg.voxel_res)  # (R, R, R) bool
+    voxels, warnings = mesh_voxels(mesh, cfg.voxel_res)  # (R, R, R) bool
     if not voxels.any():
         raise BadMesh("zero volume: no voxel occupied")
     rng = object_rng(cfg.seed, source.object_id)
@@ -96,7 +99,7 @@ def mesh_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
     colors = backgrounds(cfg, rng)
     draw = renderer(cfg.image_size)
     images = tuple(png(draw.render(mesh, view, color)) for view, color in zip(views, colors))
-    return record(source, cfg, voxels, images, views)
+    return record(source, cfg, voxels, images, views, warnings)
 
 
 def r2n2_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
@@ -122,10 +125,16 @@ def composite(path: Path, background: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.alpha_composite(canvas, rgba).convert("RGB").resize((size, size), Image.BILINEAR))
 
 
-def record(source: Source, cfg: ConvertConfig, voxels: np.ndarray, images: tuple, views: np.ndarray) -> ObjectRecord:
+def record(source: Source, cfg: ConvertConfig, voxels: np.ndarray, images: tuple, views: np.ndarray,
+           warnings: tuple[str, ...] = ()) -> ObjectRecord:
     """The record of one object."""
     return ObjectRecord(source.object_id, source.category, cfg.voxel_res, np.packbits(voxels).tobytes(), images,
-                        tuple(float(x) for x in views.astype(np.float32).ravel()))
+                        tuple(float(x) for x in views.astype(np.float32).ravel()), warnings)
+
+
+def warning_entries(result: ObjectRecord) -> list[dict]:
+    """The manifest entries of one object's warnings."""
+    return [{"object_id": result.object_id, "warning": warning} for warning in result.warnings]
 
 
 def render_voxels(voxels: np.ndarray, viewpoint: np.ndarray, size: int) -> np.ndarray:

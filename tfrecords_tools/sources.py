@@ -9,9 +9,14 @@
   `ShapeNetRendering/SYNSET/MODEL_ID/rendering/` (their voxels, renders and viewpoints).
 - folder: any tree of .obj/.off/.ply/.stl/.glb; category = the top folder (the class); a
   `train` or `test` folder on the way (ModelNet's `CLASS/train/NAME.off`) fixes the split.
+
+`auto` (the default) detects the layout: r2n2 when both of its folders are there, shapenet when
+synset-id folders hold models, synth when `metadata.json` is there or every mesh is a
+`<id>/model.*` or at the top, else folder (class folders).
 """
 import dataclasses
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -19,6 +24,7 @@ from tfrecords_tools.errors import UserError
 from tfrecords_tools.meshes import MESH_SUFFIXES
 
 FORMATS = ("synth", "shapenet", "r2n2", "folder")
+SHAPENET_MODELS = ("*/*/model.obj", "*/*/models/model_normalized.obj")  # SYNSET/MODEL_ID/...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +80,7 @@ def shapenet_sources(root: Path, synsets: tuple[str, ...]) -> list[Source]:
     """ShapeNetCore v1 and v2."""
     names = synset_names()
     sources = []
-    for pattern in ("*/*/model.obj", "*/*/models/model_normalized.obj"):
+    for pattern in SHAPENET_MODELS:
         for path in sorted(root.glob(pattern)):
             model = path.parent.parent if path.parent.name == "models" else path.parent
             synset = model.parent.name
@@ -109,19 +115,46 @@ def folder_sources(root: Path, category: str) -> list[Source]:
     return sources
 
 
-def discover(fmt: str, meshes: str, synsets: tuple[str, ...] = (), category: str = "") -> list[Source]:
-    """Every object of the input folder in layout `fmt`; a UserError when there is none."""
+def input_root(meshes: str) -> Path:
+    """The input folder; a UserError when it does not exist."""
     root = Path(meshes)
     if not root.is_dir():
         raise UserError(f"input folder {meshes} does not exist")
+    return root
+
+
+def detect_format(meshes: str) -> str:
+    """The layout of an input folder (see the module docstring)."""
+    root = input_root(meshes)
+    if (root / "ShapeNetVox32").is_dir() and (root / "ShapeNetRendering").is_dir():
+        return "r2n2"
+    models = (p.relative_to(root) for pattern in SHAPENET_MODELS for p in root.glob(pattern))
+    if any(re.fullmatch(r"\d{8}", rel.parts[0]) for rel in models):  # SYNSET/MODEL_ID/...
+        return "shapenet"
+    if (root / "metadata.json").is_file():
+        return "synth"
+    rels = [p.relative_to(root) for p in mesh_files(root)]
+    return "folder" if any(len(r.parts) > 1 and r.stem != "model" for r in rels) else "synth"
+
+
+def unique_ids(sources: list[Source]) -> None:
+    """A UserError naming both files when two inputs give the same object id."""
+    seen: dict[str, str] = {}
+    for source in sources:
+        if source.object_id in seen:
+            raise UserError(f"two inputs give the object id {source.object_id!r}: {seen[source.object_id]} and "
+                            f"{source.path}; rename or remove one")
+        seen[source.object_id] = source.path
+
+
+def discover(fmt: str, meshes: str, synsets: tuple[str, ...] = (), category: str = "") -> list[Source]:
+    """Every object of the input folder in layout `fmt`; a UserError when there is none."""
+    root = input_root(meshes)
     if fmt not in FORMATS:
         raise UserError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
     found = {"synth": lambda: synth_sources(root, category), "shapenet": lambda: shapenet_sources(root, synsets),
              "r2n2": lambda: r2n2_sources(root, synsets), "folder": lambda: folder_sources(root, category)}[fmt]()
-    ids = [s.object_id for s in found]
-    if len(set(ids)) != len(ids):
-        duplicate = next(i for i in ids if ids.count(i) > 1)
-        raise UserError(f"two inputs give the object id {duplicate!r}")
+    unique_ids(found)
     if not found:
         raise UserError(f"no objects of --format {fmt} under {meshes}")
     return found

@@ -10,7 +10,15 @@ contain a crossing point (unless it lies on a voxel boundary, where the centres 
 decide) are added, so thin parts keep their surface, and every cavity the result encloses is
 filled (inner faces, nested shells). Faces must be oriented consistently within each closed
 part; a mesh with a few flipped faces gets streaks along the rays through them.
+
+A ray that ends inside the mesh (a non-zero winding number after its last crossing) left it
+through an opening. `Voxels.leaking` is the share of such rays along each axis: 0 for a closed
+mesh; about 1 along one axis for a mesh with a large opening (a car without its underside),
+which the majority vote repairs; about 1 along all three for an open sheet (a tilted plane),
+which solid filling turns into a wedge.
 """
+import dataclasses
+
 import numpy as np
 from scipy.ndimage import binary_fill_holes
 
@@ -18,17 +26,33 @@ SNAP = 1e-4  # a face this close (in voxels) to a voxel boundary lies on it
 AXES = ((1, 2, 0), (2, 0, 1), (0, 1, 2))  # (u, v, ray axis), cyclic so that u x v = axis
 
 
-def voxelize(vertices: np.ndarray, faces: np.ndarray, res: int) -> np.ndarray:
-    """Solid occupancy (R, R, R) bool, indexed [x, y, z], of a mesh inside [-0.5, 0.5]^3."""
+@dataclasses.dataclass(frozen=True)
+class Voxels:
+    """The voxelisations of one mesh."""
+
+    solid: np.ndarray  # (R, R, R) bool: inside by majority, plus the surface, cavities filled
+    surface: np.ndarray  # (R, R, R) bool: the voxels the faces pass through (a thin shell)
+    leaking: tuple[float, ...]  # per axis (x, y, z), share of the rays hitting the mesh that end inside it
+
+
+def voxel_grids(vertices: np.ndarray, faces: np.ndarray, res: int) -> Voxels:
+    """Solid and surface occupancy, indexed [x, y, z], of a mesh inside [-0.5, 0.5]^3."""
     grid = (vertices[faces].astype(np.float64) + 0.5) * res  # (F, 3, 3) in voxel units
     votes = np.zeros((res, res, res), np.uint8)
     shell = np.zeros((res, res, res), bool)
+    leaking = []
     for u, v, axis in AXES:
-        inside, crossings = axis_inside(grid[..., [u, v]], grid[..., axis], res)
+        inside, crossings, ends = axis_inside(grid[..., [u, v]], grid[..., axis], res)
         order = np.argsort((u, v, axis))
         votes += np.transpose(inside, order)
         shell |= np.transpose(crossings, order)
-    return binary_fill_holes((votes >= 2) | shell)
+        leaking.append(float((ends > 0).sum() / max((ends >= 0).sum(), 1)))
+    return Voxels(binary_fill_holes((votes >= 2) | shell), shell, tuple(leaking))
+
+
+def voxelize(vertices: np.ndarray, faces: np.ndarray, res: int) -> np.ndarray:
+    """Solid occupancy (R, R, R) bool, indexed [x, y, z], of a mesh inside [-0.5, 0.5]^3."""
+    return voxel_grids(vertices, faces, res).solid
 
 
 def top_left(edge: np.ndarray) -> np.ndarray:
@@ -36,8 +60,9 @@ def top_left(edge: np.ndarray) -> np.ndarray:
     return (edge[..., 1] < 0) | ((edge[..., 1] == 0) & (edge[..., 0] > 0))
 
 
-def axis_inside(uv: np.ndarray, depth: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inside by winding number (R, R, R) and crossing voxels (R, R, R), indexed [u, v, depth]."""
+def axis_inside(uv: np.ndarray, depth: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inside by winding number (R, R, R) and crossing voxels (R, R, R), indexed [u, v, depth], and per ray (R, R)
+    -1 when it misses the mesh, 1 when it ends inside (left through an opening), else 0."""
     cross = ((uv[:, 1, 0] - uv[:, 0, 0]) * (uv[:, 2, 1] - uv[:, 0, 1])
              - (uv[:, 1, 1] - uv[:, 0, 1]) * (uv[:, 2, 0] - uv[:, 0, 0]))  # (F,) twice the signed area
     keep = cross != 0
@@ -74,8 +99,12 @@ def axis_inside(uv: np.ndarray, depth: np.ndarray, res: int) -> tuple[np.ndarray
     first = np.clip(np.ceil(z - 0.5), 0, res).astype(np.int64)  # first centre past the crossing
     delta = np.zeros((res, res, res + 1), np.int32)
     np.add.at(delta, (col_u, col_v, first), step)
-    inside = np.cumsum(delta, axis=2)[..., :res] != 0
+    winding = np.cumsum(delta, axis=2)  # (R, R, R + 1)
+    inside = winding[..., :res] != 0
     crossings = np.zeros((res, res, res), bool)
     inner = np.abs(z - np.round(z)) > SNAP  # a face on a voxel boundary: the centres beside it decide
     crossings[col_u[inner], col_v[inner], np.clip(np.floor(z[inner]), 0, res - 1).astype(np.int64)] = True
-    return inside, crossings
+    ends = np.full((res, res), -1, np.int8)  # (R, R)
+    ends[col_u, col_v] = 0
+    ends[(ends == 0) & (winding[..., res] != 0)] = 1
+    return inside, crossings, ends

@@ -1,7 +1,8 @@
 """`python -m xmodal.embed`: TensorBoard projector files (and optionally a t-SNE PNG) of test images and voxels."""
 import argparse
 
-from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
+from tfrecords_tools.errors import add_verbose_flag, run_cli
+from tfrecords_tools.flags import positive_int
 from tfrecords_tools.validate import check_dataset
 from xmodal.embedder import load_embedder
 from xmodal.projector import gather, write_projector, write_tsne
@@ -13,13 +14,11 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="export directory (SavedModel) written by xmodal.fit")
     parser.add_argument("--data", required=True, help="converted dataset")
     parser.add_argument("--logdir", required=True, help="TensorBoard log directory to write the projector files into")
-    parser.add_argument("--objects", type=int, default=10, help="number of test objects (default 10)")
+    parser.add_argument("--objects", type=positive_int, default=10, help="number of test objects (default 10)")
     parser.add_argument("--split", default="test", help="split to draw objects from (default test)")
     parser.add_argument("--tsne", help="also write a t-SNE picture to this PNG")
     add_verbose_flag(parser)
     args = parser.parse_args()
-    if args.objects < 1:
-        raise UserError("--objects must be at least 1")
     embedder = load_embedder(args.model)
     check_dataset(args.data, embedder.voxel_res, embedder.image_size)
     gathered = gather(embedder, args.data, args.split, args.objects)

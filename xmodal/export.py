@@ -2,12 +2,14 @@
 
 Signatures (each returns embeddings of 128 floats, compared with Euclidean distance; they are
 L2-normalised when the encoders end in the `l2_normalize` layer, as with `--loss info_nce`):
-- `embed_voxels(voxels: uint8 (N, R, R, R) in {0, 1})` -> `embedding (N, 128)`
+- `embed_voxels(voxels: uint8 (N, R, R, R) in {0, 1})` -> `embedding (N, 128)`; other values are an
+  InvalidArgumentError
 - `embed_images(images: uint8 (N, S, S, 3))` -> `embedding (N, 128)`
-- `embed_png(images: string (N,))`: PNG or JPEG bytes of any size, decoded and resized to S x S
-  inside the graph -> `embedding (N, 128)`
+- `embed_png(images: string (N,))`: PNG or JPEG bytes of any size (8 or 16 bits, grey or colour;
+  transparency composited on white), decoded and resized to S x S inside the graph -> `embedding (N, 128)`
 - `serving_default(examples: string (N,))`: serialized tf.train.Examples of docs/format.md
   -> `voxel_embedding (N, 128)`, `image_embeddings (N, V, 128)`
+An empty batch gives (0, 128) (and (0, V, 128)).
 """
 import os
 import shutil
@@ -19,14 +21,9 @@ import tensorflow as tf
 from tfrecords_tools.atomic import temporary_name
 from tfrecords_tools.manifest import write_json_atomic
 from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
+from xmodal.serving_inputs import binary_voxels, pictures, unless_empty
 
 SIGNATURES = ("embed_voxels", "embed_images", "embed_png", "serving_default")
-
-
-def resized(image: tf.Tensor, size: int) -> tf.Tensor:
-    """uint8 (S, S, 3) from a decoded uint8 image of any size."""
-    image = tf.image.resize(image, [size, size], antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
 
 
 def checked(x: tf.Tensor, model: keras.Model) -> tf.Tensor:
@@ -42,21 +39,27 @@ def export_archive(voxels: keras.Model, images: keras.Model, views: int) -> kera
     archive.track(images)
 
     def embed_png(encoded: tf.Tensor) -> dict:
-        decoded = tf.map_fn(lambda b: resized(tf.io.decode_image(b, channels=3, expand_animations=False), size),
-                            encoded, fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))  # (N, S, S, 3)
-        return {"embedding": images(decoded, training=False)}
+        return {"embedding": unless_empty(lambda: images(pictures(encoded, size), training=False), encoded, 128)}
 
     def serve(examples: tf.Tensor) -> dict:
         parsed = tf.io.parse_example(examples, parse_spec(views))
-        pictures = decode_images(tf.reshape(parsed["images"], [-1]), size)  # (N * V, S, S, 3)
-        return {"voxel_embedding": voxels(unpack_voxels(parsed["voxels"], res), training=False),  # (N, 128)
-                "image_embeddings": tf.reshape(images(pictures, training=False), [-1, views, 128])}  # (N, V, 128)
+        flat = tf.reshape(parsed["images"], [-1])  # (N * V,) PNG bytes
+        embedded = unless_empty(lambda: images(decode_images(flat, size), training=False), flat, 128)  # (N * V, 128)
+        return {"voxel_embedding": unless_empty(lambda: voxels(unpack_voxels(parsed["voxels"], res), training=False),
+                                                examples, 128),  # (N, 128)
+                "image_embeddings": tf.reshape(embedded, [-1, views, 128])}  # (N, V, 128)
+
+    def embed_voxels(v: tf.Tensor) -> dict:
+        grids = binary_voxels(checked(v, voxels))  # (N, R, R, R)
+        return {"embedding": unless_empty(lambda: voxels(grids, training=False), grids, 128)}
+
+    def embed_images(i: tf.Tensor) -> dict:
+        pixels = checked(i, images)  # (N, S, S, 3)
+        return {"embedding": unless_empty(lambda: images(pixels, training=False), pixels, 128)}
 
     archive.add_endpoint("serving_default", serve, [tf.TensorSpec([None], tf.string, name="examples")])
-    archive.add_endpoint("embed_voxels", lambda v: {"embedding": voxels(checked(v, voxels), training=False)},
-                         [tf.TensorSpec(voxels.input.shape, tf.uint8, name="voxels")])
-    archive.add_endpoint("embed_images", lambda i: {"embedding": images(checked(i, images), training=False)},
-                         [tf.TensorSpec(images.input.shape, tf.uint8, name="images")])
+    archive.add_endpoint("embed_voxels", embed_voxels, [tf.TensorSpec(voxels.input.shape, tf.uint8, name="voxels")])
+    archive.add_endpoint("embed_images", embed_images, [tf.TensorSpec(images.input.shape, tf.uint8, name="images")])
     archive.add_endpoint("embed_png", embed_png, [tf.TensorSpec([None], tf.string, name="images")])
     return archive
 

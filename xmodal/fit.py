@@ -22,6 +22,8 @@ import keras
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
+from tfrecords_tools.flags import (crop_fraction, fraction, non_negative_float, non_negative_int, positive_float,
+                                   positive_int, seed)
 from tfrecords_tools.manifest import object_count, write_json_atomic
 from tfrecords_tools.read import reading
 from tfrecords_tools.validate import check_dataset
@@ -54,46 +56,46 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="", help="converted dataset (default: the built-in synthetic cars)")
     parser.add_argument("--preset", default=defaults.preset, help=f"architecture: {', '.join(sorted(PRESETS))}")
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="total training steps")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="triplets per global batch")
+    parser.add_argument("--steps", type=positive_int, default=defaults.steps, help="total training steps")
+    parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="triplets per global batch")
     parser.add_argument("--out", default="", help="run directory (default runs/<preset>)")
     parser.add_argument("--export", default="", help="export directory (default saved_models/<run name>)")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of weights and data order")
+    parser.add_argument("--seed", type=seed, default=defaults.seed, help="seed of weights and data order")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the run directory's newest checkpoint with a finite loss and finite weights")
     parser.add_argument("--loss", default=defaults.loss, choices=sorted(LOSSES), help=f"loss (default {defaults.loss})")
     parser.add_argument("--batches", default="", choices=("",) + BATCHES,
                         help="triplets (the report's) or objects (P x K); default: triplets for --loss triplet, else objects")
-    parser.add_argument("--objects-per-batch", type=int, default=defaults.objects_per_batch, help="P of P x K batches")
-    parser.add_argument("--views-per-object", type=int, default=defaults.views_per_object, help="K of P x K batches")
-    parser.add_argument("--margin", type=float, default=defaults.margin, help="margin of the triplet-style losses")
-    parser.add_argument("--temperature", type=float, default=defaults.temperature, help="temperature of info_nce")
+    parser.add_argument("--objects-per-batch", type=positive_int, default=defaults.objects_per_batch, help="P of P x K batches")
+    parser.add_argument("--views-per-object", type=positive_int, default=defaults.views_per_object, help="K of P x K batches")
+    parser.add_argument("--margin", type=positive_float, default=defaults.margin, help="margin of the triplet-style losses")
+    parser.add_argument("--temperature", type=positive_float, default=defaults.temperature, help="temperature of info_nce")
     parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                         help="L2-normalise the embeddings (default: only with --loss info_nce)")
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+    parser.add_argument("--learning-rate", type=positive_float, default=defaults.learning_rate,
                         help="Adam's learning rate (the peak after warm-up)")
-    parser.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps,
+    parser.add_argument("--warmup-steps", type=non_negative_int, default=defaults.warmup_steps,
                         help=f"linear learning-rate warm-up (default {defaults.warmup_steps})")
-    parser.add_argument("--decay-steps", type=int, default=defaults.decay_steps,
+    parser.add_argument("--decay-steps", type=non_negative_int, default=defaults.decay_steps,
                         help="cosine decay of the learning rate after warm-up, to 5%% of it, over this many steps; "
                              f"independent of --steps (0: constant; default {defaults.decay_steps})")
-    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
+    parser.add_argument("--weight-decay", type=non_negative_float, default=defaults.weight_decay,
                         help=f"decoupled (AdamW) weight decay of the kernels (default {defaults.weight_decay})")
-    parser.add_argument("--dropout", type=float, default=defaults.dropout,
+    parser.add_argument("--dropout", type=fraction, default=defaults.dropout,
                         help=f"dropout rate before the fc layers (default {defaults.dropout})")
     parser.add_argument("--learn-temperature", action=argparse.BooleanOptionalAction,
                         default=defaults.learn_temperature, help="train info_nce's temperature (CLIP), from --temperature")
-    parser.add_argument("--crop", type=float, default=defaults.crop,
+    parser.add_argument("--crop", type=crop_fraction, default=defaults.crop,
                         help=f"augmentation: smallest random crop side of the renders, 1 = none (default {defaults.crop})")
-    parser.add_argument("--color-jitter", type=float, default=defaults.color_jitter,
+    parser.add_argument("--color-jitter", type=fraction, default=defaults.color_jitter,
                         help=f"augmentation: colour jitter strength, 0 = none (default {defaults.color_jitter})")
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=defaults.mirror,
                         help="augmentation: mirror objects left-right, voxels together with all their views")
-    parser.add_argument("--validation-objects", type=int, default=defaults.validation_objects,
+    parser.add_argument("--validation-objects", type=non_negative_int, default=defaults.validation_objects,
                         help="training objects held out for validation (default: a tenth, at most 256; 0: none)")
-    parser.add_argument("--eval-every", type=int, default=defaults.eval_every,
+    parser.add_argument("--eval-every", type=positive_int, default=defaults.eval_every,
                         help=f"steps between validations (default {defaults.eval_every})")
-    parser.add_argument("--patience", type=int, default=defaults.patience,
+    parser.add_argument("--patience", type=non_negative_int, default=defaults.patience,
                         help=f"stop after this many validations without improvement, 0 = never (default {defaults.patience})")
     parser.add_argument("--init", default="", help="start both encoders from this export or run directory (same preset)")
     parser.add_argument("--voxel-channels", type=int, choices=(1, 2), default=defaults.voxel_channels,
@@ -102,8 +104,8 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
     parser.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
                         help="mirrored: the local GPUs or the CPU; multi_worker: a cluster described by TF_CONFIG")
     parser.add_argument("--jit", action="store_true", help="compile the train step with XLA (one replica only)")
-    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every, help="steps between checkpoints")
-    parser.add_argument("--test-every", type=int, default=defaults.test_every, help="steps between test-batch losses")
+    parser.add_argument("--checkpoint-every", type=positive_int, default=defaults.checkpoint_every, help="steps between checkpoints")
+    parser.add_argument("--test-every", type=positive_int, default=defaults.test_every, help="steps between test-batch losses")
     add_verbose_flag(parser)
     args = parser.parse_args(argv)
     return FitConfig(**{k: v for k, v in vars(args).items() if k != "verbose"})

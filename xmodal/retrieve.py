@@ -4,15 +4,17 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from tfrecords_tools.atomic import atomic_file
 from tfrecords_tools.captions import captioned
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
+from tfrecords_tools.flags import positive_int
 from tfrecords_tools.read import dataset, reading
 from tfrecords_tools.validate import checked_manifest
 from xmodal.embedder import Embedder, embed_split, load_embedder
 from xmodal.metrics import pairwise_distances
+from xmodal.query_image import png_bytes, read_query
 
 TILE = 160  # pixels per picture in the --out grid
 
@@ -80,13 +82,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m xmodal.retrieve", description=__doc__)
     parser.add_argument("--model", required=True, help="export directory (SavedModel) written by xmodal.fit")
     parser.add_argument("--index", required=True, help="dataset directory, or an index saved with --save-index")
-    parser.add_argument("--image", help="query picture (PNG or JPEG, any size)")
-    parser.add_argument("--k", type=int, default=5, help="number of shapes to return (default 5)")
+    parser.add_argument("--image", help="query picture (PNG, JPEG or any format PIL reads, up to PIL's limit of "
+                                        "about 89 M pixels; 16-bit scaled to 8; transparency composited on white)")
+    parser.add_argument("--k", type=positive_int, default=5, help="number of shapes to return (default 5)")
     parser.add_argument("--out", help="draw the query beside renders of the retrieved shapes (captioned with rank, "
                                       "id and distance) into this PNG")
     parser.add_argument("--save-index", help="save the index of voxel embeddings to this .npz for later queries")
     add_verbose_flag(parser)
     args = parser.parse_args()
+    query = png_bytes(read_query(args.image)) if args.image else None  # 8-bit RGB, transparency on white
     embedder = load_embedder(args.model)
     index = load_index(args.index, embedder)
     if args.save_index:
@@ -94,14 +98,9 @@ def main() -> None:
         with atomic_file(path) as tmp:
             np.savez(tmp, **index)
         print(f"saved index of {len(index['embeddings'])} shapes to {path}")
-    if not args.image:
+    if query is None:
         return
-    try:
-        query = Path(args.image).read_bytes()
-        Image.open(io.BytesIO(query)).verify()
-    except (OSError, UnidentifiedImageError) as error:
-        raise UserError(f"{args.image}: not a readable image: {error}") from None
-    hits = nearest(index, embedder.encoded([query])[0], max(1, args.k))
+    hits = nearest(index, embedder.encoded([query])[0], args.k)
     print(f"{'rank':>4}  {'object id':30} {'category':12} distance")
     for rank, (object_id, category, distance) in enumerate(hits, 1):
         print(f"{rank:>4}  {object_id:30} {category:12} {distance:.4f}")

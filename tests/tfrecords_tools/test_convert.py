@@ -127,3 +127,32 @@ def test_cli_user_mistakes_are_one_line_exit_2(args, message, tmp_path):
 def test_empty_input_folder_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no objects"):
         convert(ConvertConfig(meshes=str(tmp_path), out=str(tmp_path / "out"), **TINY))
+
+
+def test_meshes_with_failing_materials_convert_untextured(tmp_path):
+    from tests.tfrecords_tools.test_meshes import COLOUR_ONLY, MISSING_TEXTURE, write_obj_with_material
+
+    write_obj_with_material(tmp_path / "meshes" / "red", "model", COLOUR_ONLY)
+    write_obj_with_material(tmp_path / "meshes" / "green", "model", MISSING_TEXTURE)
+    manifest = convert(ConvertConfig(meshes=str(tmp_path / "meshes"), out=str(tmp_path / "data"), voxel_res=16,
+                                     image_size=32, views=2, workers=1, test_fraction=0.0, background="white"))
+    assert manifest["skipped"] == [] and manifest["splits"]["train"]["objects"] == 2
+    for record in plain_records(str(tmp_path / "data"), "train"):
+        centre = np.asarray(Image.open(io.BytesIO(tf.sparse.to_dense(record["images"]).numpy()[0])))[16, 16]
+        strongest = {b"red": 0, b"green": 1}[record["object_id"].numpy()]
+        assert centre.argmax() == strongest and centre.max() > centre.min() + 40  # shaded in its material's colour
+
+
+def test_any_failure_inside_one_object_is_a_skipped_entry_with_type_and_message(tiny_meshes, tmp_path, monkeypatch):
+    from tfrecords_tools import objects
+
+    def failing_voxels(*args):
+        raise TypeError("unsupported operand type(s) for *: 'int' and 'NoneType'")
+
+    monkeypatch.setattr(objects, "mesh_voxels", failing_voxels)
+    monkeypatch.setattr(convert_module, "imap_spawned", lambda function, jobs, workers: (function(*j) for j in jobs))
+    manifest = convert(ConvertConfig(meshes=tiny_meshes, out=str(tmp_path / "data"), **TINY))
+    reasons = {Path(s["path"]).parent.name: s["reason"] for s in manifest["skipped"]}
+    assert len(reasons) == 13 and reasons["broken"].startswith("cannot load")
+    assert {r for name, r in reasons.items() if name != "broken"} == {
+        "TypeError: unsupported operand type(s) for *: 'int' and 'NoneType'"}

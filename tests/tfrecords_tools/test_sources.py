@@ -13,7 +13,7 @@ from tfrecords_tools.binvox import Binvox, write_binvox
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.sources import discover
+from tfrecords_tools.sources import detect_format, discover
 
 SMALL = dict(voxel_res=16, image_size=32, views=2, workers=1, seed=0)
 
@@ -72,14 +72,19 @@ def test_r2n2_converts_to_shards_readable_with_plain_tensorflow(tmp_path):
                                rtol=1e-6)
 
 
-def test_folder_keeps_modelnet_splits_and_class_categories(tmp_path):
-    root = tmp_path / "modelnet"
+def modelnet_tree(root: Path) -> None:
+    """ModelNet's layout: CLASS/train/NAME.off (two each) and CLASS/test/NAME.off (one each) of two classes."""
     for cls, mesh in (("box", trimesh.creation.box(extents=(1, 0.5, 0.7))), ("ball", trimesh.creation.icosphere(2))):
         for split, count in (("train", 2), ("test", 1)):
             folder = root / cls / split
             folder.mkdir(parents=True)
             for i in range(count):
                 (folder / f"{cls}_{i:04d}.off").write_text(off_text(mesh))
+
+
+def test_folder_keeps_modelnet_splits_and_class_categories(tmp_path):
+    root = tmp_path / "modelnet"
+    modelnet_tree(root)
     sources = discover("folder", str(root))
     assert {(s.object_id, s.category, s.split) for s in sources} >= {("box/train/box_0000", "box", "train"),
                                                                       ("ball/test/ball_0000", "ball", "test")}
@@ -108,8 +113,6 @@ def test_shapenet_v1_and_v2_layouts_with_synset_filter(tmp_path):
 
 
 def test_r2n2_without_renderings_folder_is_a_user_error(tmp_path):
-    from tfrecords_tools.errors import UserError
-
     (tmp_path / "ShapeNetVox32").mkdir()
     with pytest.raises(UserError, match="ShapeNetRendering"):
         discover("r2n2", str(tmp_path))
@@ -134,3 +137,43 @@ def test_synth_metadata_that_is_not_a_json_object_is_a_user_error(tmp_path, meta
     synth_tree(tmp_path, meta)
     with pytest.raises(UserError, match="metadata.json"):
         discover("synth", str(tmp_path))
+
+
+def write_meshes(root: Path, paths: list[str]) -> None:
+    """A small box at each relative path under root."""
+    for path in paths:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        trimesh.creation.box(extents=(1, 0.4, 0.5)).export(root / path)
+
+
+def test_each_layout_is_detected(tmp_path):
+    modelnet_tree(tmp_path / "modelnet")
+    r2n2_tree(tmp_path / "r2n2")
+    write_meshes(tmp_path / "classes", ["chair/a.obj", "chair/b.obj", "table/c.off"])
+    write_meshes(tmp_path / "synth", ["car1/model.obj", "car2/model.obj"])
+    write_meshes(tmp_path / "flat", ["a.obj", "b.stl"])
+    write_meshes(tmp_path / "shapenet", ["02958343/m1/model.obj", "03001627/m3/models/model_normalized.obj"])
+    detected = {name: detect_format(str(tmp_path / name))
+                for name in ("modelnet", "r2n2", "classes", "synth", "flat", "shapenet")}
+    assert detected == {"modelnet": "folder", "r2n2": "r2n2", "classes": "folder", "synth": "synth", "flat": "synth",
+                        "shapenet": "shapenet"}
+
+
+def test_class_folders_without_format_get_class_categories_and_the_format_is_printed(tmp_path, capsys):
+    write_meshes(tmp_path / "classes", ["chair/a.obj", "chair/b.obj", "table/c.off"])
+    manifest = convert(ConvertConfig(meshes=str(tmp_path / "classes"), out=str(tmp_path / "data"),
+                                     test_fraction=0.0, **SMALL))
+    assert "--format folder: detected" in capsys.readouterr().out and manifest["config"]["format"] == "folder"
+    spec = {"object_id": tf.io.FixedLenFeature([], tf.string), "category": tf.io.FixedLenFeature([], tf.string)}
+    records = [tf.io.parse_single_example(r, spec) for r in
+               tf.data.TFRecordDataset(sorted(str(p) for p in (tmp_path / "data").glob("*.tfrecord")))]
+    assert {(r["object_id"].numpy(), r["category"].numpy()) for r in records} == {
+        (b"chair/a", b"chair"), (b"chair/b", b"chair"), (b"table/c", b"table")}
+
+
+def test_duplicate_object_ids_name_both_files(tmp_path):
+    write_meshes(tmp_path, ["car1/model.obj", "car1/model.off"])
+    with pytest.raises(UserError, match="two inputs give the object id 'car1'") as raised:
+        discover("synth", str(tmp_path))
+    assert str(tmp_path / "car1" / "model.obj") in str(raised.value)
+    assert str(tmp_path / "car1" / "model.off") in str(raised.value)

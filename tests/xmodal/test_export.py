@@ -3,7 +3,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-BLOCKED_LOAD = textwrap.dedent("""
+BLOCKER = """
     import sys
 
     class Blocker:
@@ -12,6 +12,8 @@ BLOCKED_LOAD = textwrap.dedent("""
                 raise ImportError(f"{name} is blocked in this process")
 
     sys.meta_path.insert(0, Blocker())
+"""
+BLOCKED_LOAD = textwrap.dedent(BLOCKER + """
     import io
     import numpy as np
     import tensorflow as tf
@@ -35,23 +37,72 @@ BLOCKED_LOAD = textwrap.dedent("""
     try:
         model.signatures["embed_voxels"](voxels=tf.zeros((1, 16, 16, 16), tf.uint8))
     except tf.errors.InvalidArgumentError as error:
-        print("wrong shape:", error.message.splitlines()[0])
+        print("wrong shape:", next(line for line in error.message.splitlines() if "expected shape" in line))
     print("xmodal imported:", "xmodal" in sys.modules)
 """)
 
 
-def test_savedmodel_loads_and_serves_without_xmodal(tiny_model, tiny_data, tmp_path):
-    script = tmp_path / "load.py"
-    script.write_text(BLOCKED_LOAD)
-    shard = str(sorted(Path(tiny_data).glob("test-*.tfrecord"))[0])
-    done = subprocess.run([sys.executable, str(script), tiny_model, shard], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=300)
+SERVING_INPUTS = textwrap.dedent(BLOCKER + """
+    import io
+    import numpy as np
+    import tensorflow as tf
+    from PIL import Image
+
+    model = tf.saved_model.load(sys.argv[1])
+    empty = {"embed_voxels": {"voxels": tf.zeros((0, 32, 32, 32), tf.uint8)},
+             "embed_images": {"images": tf.zeros((0, 64, 64, 3), tf.uint8)},
+             "embed_png": {"images": tf.constant([], tf.string)},
+             "serving_default": {"examples": tf.constant([], tf.string)}}
+    for name, inputs in empty.items():
+        print("empty", name, sorted((key, tuple(value.shape)) for key, value in model.signatures[name](**inputs).items()))
+    try:
+        model.signatures["embed_voxels"](voxels=tf.fill((1, 32, 32, 32), tf.constant(2, tf.uint8)))
+        print("voxels of 2 accepted")
+    except tf.errors.InvalidArgumentError as error:
+        print("voxels of 2 rejected:", next(line for line in error.message.splitlines() if "assertion failed" in line))
+
+    def png(pixels, mode=None):
+        out = io.BytesIO()
+        Image.fromarray(pixels, mode).save(out, format="PNG")
+        return out.getvalue()
+
+    transparent = np.zeros((40, 50, 4), np.uint8)  # black, fully transparent
+    grey16 = np.full((64, 64), 30000, np.uint16)  # 16-bit grayscale, 30000 / 65535 = 117 / 255
+    files = [png(transparent, "RGBA"), png(np.full((40, 50, 3), 255, np.uint8)), png(np.zeros((40, 50, 3), np.uint8)),
+             png(grey16), png(np.full((64, 64, 3), 117, np.uint8))]
+    e = model.signatures["embed_png"](images=tf.constant(files))["embedding"].numpy()
+    print("transparent is white", bool(np.allclose(e[0], e[1], atol=1e-5)), "not black", not np.allclose(e[0], e[2]))
+    print("16-bit grey is its 8-bit value", bool(np.allclose(e[3], e[4], atol=1e-5)), "not white", not np.allclose(e[3], e[1]))
+""")
+
+
+def run_script(script: str, tmp_path: Path, *args: str) -> str:
+    """The output of a script run in a process of its own; it must succeed."""
+    path = tmp_path / "script.py"
+    path.write_text(script)
+    done = subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    return done.stdout
+
+
+def test_savedmodel_loads_and_serves_without_xmodal(tiny_model, tiny_data, tmp_path):
+    shard = str(sorted(Path(tiny_data).glob("test-*.tfrecord"))[0])
+    out = run_script(BLOCKED_LOAD, tmp_path, tiny_model, shard)
     assert "shapes (2, 128) (3, 128) (2, 128) (3, 128) (3, 4, 128)" in out
     assert "png_matches_images True" in out
     assert "expected shape [?,32,32,32]" in out
     assert "xmodal imported: False" in out
+
+
+def test_signatures_take_empty_batches_any_png_and_reject_voxels_other_than_0_and_1(tiny_model, tmp_path):
+    out = run_script(SERVING_INPUTS, tmp_path, tiny_model)
+    assert "empty embed_voxels [('embedding', (0, 128))]" in out
+    assert "empty embed_images [('embedding', (0, 128))]" in out
+    assert "empty embed_png [('embedding', (0, 128))]" in out
+    assert "empty serving_default [('image_embeddings', (0, 4, 128)), ('voxel_embedding', (0, 128))]" in out
+    assert "voxels of 2 rejected: assertion failed: [voxels must be 0 or 1 (empty or filled)]" in out
+    assert "transparent is white True not black True" in out
+    assert "16-bit grey is its 8-bit value True not white True" in out
 
 
 def test_saved_model_cli_lists_the_signatures(tiny_model):

@@ -1,0 +1,103 @@
+"""Query pictures of `retrieve`: broken and oversized files are one-line errors; alpha, 16 bits and grey are shown right."""
+import io
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfrecords_tools.errors import UserError
+from xmodal.embedder import load_embedder
+from xmodal.query_image import png_bytes, read_query
+
+
+def png(pixels: np.ndarray, mode: str | None = None) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels, mode).save(out, format="PNG")
+    return out.getvalue()
+
+
+def chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height 8-bit grey pixels, with one tiny data chunk: cheap to write."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
+
+
+def broken_crc(data: bytes) -> bytes:
+    """The PNG with the last byte of its IDAT chunk's CRC flipped."""
+    end = data.index(b"IEND") - 4  # the IEND chunk starts with its length, 4 bytes before its type
+    return data[:end - 1] + bytes([data[end - 1] ^ 0xFF]) + data[end:]
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> str:
+    (tmp_path / name).write_bytes(data)
+    return str(tmp_path / name)
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("crc.png", broken_crc(png(np.full((16, 16, 3), 90, np.uint8))), "not a readable image"),
+    ("notes.png", b"these are notes, not a picture\n", "not a readable image"),
+    ("truncated.png", png(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))[:300], "not a readable image"),
+    ("bomb.png", png_header_only(14000, 14000), "PIL's limit against decompression bombs"),
+    ("large.png", png_header_only(10000, 10000), "PIL's limit against decompression bombs"),  # a warning in PIL
+])
+def test_unreadable_or_oversized_query_is_a_user_error(name, data, message, tmp_path):
+    with pytest.raises(UserError, match=message):
+        read_query(write(tmp_path, name, data))
+
+
+def test_transparency_is_composited_on_white(tmp_path):
+    rgba = np.zeros((8, 8, 4), np.uint8)  # transparent black
+    rgba[:4] = (200, 0, 0, 255)  # opaque red top half
+    rgba[4:, :4] = (0, 0, 0, 128)  # half-transparent black
+    pixels = np.asarray(read_query(write(tmp_path, "a.png", png(rgba, "RGBA"))))
+    assert pixels.shape == (8, 8, 3) and (pixels[0, 0] == (200, 0, 0)).all()
+    assert (pixels[7, 7] == 255).all() and abs(int(pixels[7, 0, 0]) - 127) <= 1
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path):
+    grey = np.full((8, 8), 30000, np.uint16)
+    grey[0, 0] = 65535
+    pixels = np.asarray(read_query(write(tmp_path, "g16.png", png(grey))))
+    assert (pixels[1, 1] == 117).all() and (pixels[0, 0] == 255).all()
+
+
+def test_query_embedding_of_rgba_equals_its_composite_on_white(tiny_model, tmp_path):
+    embedder = load_embedder(tiny_model)
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[16:48, 16:48] = (30, 60, 200, 255)
+    white = np.full((64, 64, 3), 255, np.uint8)
+    white[16:48, 16:48] = (30, 60, 200)
+    query = png_bytes(read_query(write(tmp_path, "q.png", png(rgba, "RGBA"))))
+    embedded = embedder.encoded([query, png(white), png(rgba[..., :3])])  # (3, 128)
+    np.testing.assert_allclose(embedded[0], embedded[1], atol=1e-5)
+    assert not np.allclose(embedded[0], embedded[2], atol=1e-3)  # black background would differ
+
+
+def run_retrieve(tiny_model: str, tiny_data: str, image: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "xmodal.retrieve", "--model", tiny_model, "--index", tiny_data,
+                           "--image", image, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_broken_png_is_one_line_before_any_work(tiny_model, tmp_path):
+    broken = write(tmp_path, "crc.png", broken_crc(png(np.full((16, 16, 3), 90, np.uint8))))
+    done = run_retrieve(tiny_model, str(tmp_path / "no-index-needed"), broken)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: {broken}: not a readable image: ")
+
+
+def test_sixteen_bit_query_is_drawn_grey_not_white(tiny_model, tiny_data, tmp_path):
+    grey = write(tmp_path, "g16.png", png(np.full((64, 64), 30000, np.uint16)))
+    done = run_retrieve(tiny_model, tiny_data, grey, "--k", "2", "--out", str(tmp_path / "grid.png"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    drawn = np.asarray(Image.open(tmp_path / "grid.png").convert("RGB"))
+    assert abs(int(drawn[40, 40, 0]) - 117) <= 1  # the query tile, first on the left

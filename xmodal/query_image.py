@@ -1,0 +1,46 @@
+"""Query pictures of `retrieve`: any image PIL reads, as 8-bit RGB with transparency composited on white."""
+import io
+import warnings
+
+import numpy as np
+from PIL import Image
+
+from tfrecords_tools.errors import UserError
+
+BACKGROUND = "white"  # transparent pixels are shown and embedded over this colour
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")  # 16-bit grayscale PNGs open in these modes
+
+
+def eight_bit_rgb(image: Image.Image) -> Image.Image:
+    """RGB with 8 bits per channel: 16-bit grey scaled (not clipped to white), alpha composited on white."""
+    if image.mode in SIXTEEN_BIT_MODES:
+        grey = np.asarray(image, np.float64) / 257.0  # (H, W) 0..65535 -> 0..255
+        image = Image.fromarray(np.clip(np.round(grey), 0, 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, BACKGROUND), rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def read_query(path: str) -> Image.Image:
+    """The picture at `path` as 8-bit RGB; a UserError when it is unreadable, broken or over PIL's pixel limit."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.verify()  # the chunk checksums, which load() does not check
+            with Image.open(path) as image:
+                image.load()
+                return eight_bit_rgb(image)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise UserError(f"{path}: more than {Image.MAX_IMAGE_PIXELS:,} pixels, PIL's limit against decompression "
+                        "bombs: downscale it first") from None
+    except (OSError, SyntaxError, ValueError) as error:  # broken PNG chunks raise SyntaxError
+        raise UserError(f"{path}: not a readable image: {error}") from None
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """The PNG file of a picture."""
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
