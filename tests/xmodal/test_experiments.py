@@ -1,7 +1,10 @@
 import csv
+import dataclasses
 import os
 import subprocess
 import sys
+
+from xmodal.experiments import CHANGES, DEFAULTS, ablation_runs
 
 
 def test_quick_experiments_write_curves_and_the_loss_table(tmp_path):
@@ -20,6 +23,18 @@ def test_quick_experiments_write_curves_and_the_loss_table(tmp_path):
     assert "image->voxel R@1" in table[0] and len(table) == 2 + 7
     assert any(line.startswith("| lifted |") for line in table) and any(line.startswith("| info_nce |") for line in table)
     ablation = (out / "ablation.md").read_text().splitlines()
-    assert len(ablation) == 2 + 2 * 9  # before, 4 changes alone, all, res-small alone and with all: on both datasets
+    assert len(ablation) == 2 + 2 * 2  # quick: before and all, on the cars and on the unseen categories
     assert sum("all (the defaults)" in line for line in ablation) == 2
     assert any("chair+table" in line for line in ablation)
+
+
+def test_ablation_adds_each_change_alone_to_the_recipe_before():
+    runs = {label: {**dataclasses.asdict(DEFAULTS), **fields} for label, fields in ablation_runs(3000)}
+    before = runs.pop("before (xmodal 0.1)")
+    assert before["validation_objects"] == 0 and before["crop"] == 1.0 and not before["learn_temperature"]
+    for label, fields in CHANGES:
+        changed = runs[f"+ {label}"]
+        assert {k for k in changed if changed[k] != before[k]} == {f for f in fields if getattr(DEFAULTS, f) != before[f]}
+        assert all(changed[f] == getattr(DEFAULTS, f) for f in fields if f != "decay_steps")
+    assert runs["all (the defaults)"]["steps"] == 3000 and runs["all (the defaults)"]["decay_steps"] == 3000
+    assert runs["+ AdamW, warm-up and cosine decay"]["decay_steps"] == 3000 and before["decay_steps"] == 0
