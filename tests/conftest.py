@@ -36,11 +36,10 @@ def tiny_data(tiny_meshes, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_data, tmp_path_factory) -> str:
-    """A `small` model trained for a few steps on the tiny dataset, exported."""
+    """A `small` model trained for a few steps on the tiny dataset: the path of its exported version."""
     from xmodal.config import FitConfig
     from xmodal.fit import fit
 
     root = tmp_path_factory.mktemp("model")
-    fit(FitConfig(data=tiny_data, preset="small", loss="triplet", steps=10, batch_size=4, out=str(root / "run"),
-                  export=str(root / "export")))
-    return str(root / "export")
+    return fit(FitConfig(data=tiny_data, preset="small", loss="triplet", steps=10, batch_size=4, out=str(root / "run"),
+                         export=str(root / "export")))["export"]

@@ -4,12 +4,13 @@ import argparse
 from tfrecords_tools.errors import UserError, run_cli
 from xmodal.embedder import check_data_matches, load_embedder
 from xmodal.projector import gather, write_projector, write_tsne
+from xmodal.versions import MODEL_HELP
 
 
 def main() -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(prog="python -m xmodal.embed", description=__doc__)
-    parser.add_argument("--model", required=True, help="export directory (SavedModel) written by xmodal.fit")
+    parser.add_argument("--model", required=True, help=MODEL_HELP)
     parser.add_argument("--data", required=True, help="converted dataset")
     parser.add_argument("--logdir", required=True, help="TensorBoard log directory to write the projector files into")
     parser.add_argument("--objects", type=int, default=10, help="number of test objects (default 10)")

@@ -9,7 +9,6 @@ L2-normalised when the encoders end in the `l2_normalize` layer, as with `--loss
 - `serving_default(examples: string (N,))`: serialized tf.train.Examples of docs/format.md
   -> `voxel_embedding (N, 128)`, `image_embeddings (N, V, 128)`
 """
-import os
 import shutil
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import tensorflow as tf
 
 from tfrecords_tools.atomic import temporary_name
 from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
+from xmodal.versions import next_version, publish, stale_temporaries
 
 SIGNATURES = ("embed_voxels", "embed_images", "embed_png", "serving_default")
 
@@ -60,14 +60,15 @@ def export_archive(voxels: keras.Model, images: keras.Model, views: int) -> kera
     return archive
 
 
-def write_export(voxels: keras.Model, images: keras.Model, path: str, views: int) -> None:
-    """Write `path/` (the SavedModel) and the two `.keras` encoders in it, atomically."""
-    out = Path(path)
-    tmp = temporary_name(out)
+def write_export(voxels: keras.Model, images: keras.Model, base: str, views: int) -> str:
+    """Write a new version `base/<n>/` (the SavedModel and the two `.keras` encoders) atomically; return its path."""
+    out = Path(base)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in stale_temporaries(out):  # left by exports that were killed
+        shutil.rmtree(stale)
+    tmp = temporary_name(out / str(next_version(out)))
     shutil.rmtree(tmp, ignore_errors=True)
     export_archive(voxels, images, views).write_out(str(tmp), verbose=False)
     voxels.save(tmp / "voxel_encoder.keras")
     images.save(tmp / "image_encoder.keras")
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    return str(publish(tmp, out))

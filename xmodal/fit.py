@@ -5,6 +5,7 @@ cached). The run directory holds config.json, TensorBoard logs (logs/train, logs
 checkpoints; --resume continues from the last checkpoint with the same step and optimizer state.
 """
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -16,6 +17,7 @@ import keras
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError, run_cli
+from tfrecords_tools.lock import output_lock
 from tfrecords_tools.manifest import object_count, read_manifest, shard_paths, write_json_atomic
 from xmodal.builtin_data import builtin_dataset
 from xmodal.callbacks import Checkpoints, Summaries
@@ -30,6 +32,7 @@ from xmodal.metrics import table
 from xmodal.models import PRESETS, XModal, build_encoders, preset
 from xmodal.optimizers import FusedAdam
 from xmodal.projector import gather, write_projector
+from xmodal.versions import check_export_base
 
 PROJECTOR_OBJECTS = 10
 RESUMABLE_CHANGES = ("steps", "resume", "export", "out")  # settings a resumed run may change
@@ -45,7 +48,8 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
     parser.add_argument("--steps", type=int, default=defaults.steps, help="total training steps")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="triplets per global batch")
     parser.add_argument("--out", default="", help="run directory (default runs/<preset>)")
-    parser.add_argument("--export", default="", help="export directory (default saved_models/<run name>)")
+    parser.add_argument("--export", default="", help="export folder, each run adding a numbered version "
+                        "(default saved_models/<run name>)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of weights and data order")
     parser.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
     parser.add_argument("--loss", default=defaults.loss, choices=sorted(LOSSES), help=f"loss (default {defaults.loss})")
@@ -156,7 +160,7 @@ def compiled_model(cfg: FitConfig) -> XModal:
 
 
 def fit(cfg: FitConfig) -> dict:
-    """Train, export, and return {run, export, train_loss, steps}."""
+    """Train, export a new version, and return {run, export (the version's path), train_loss, steps}."""
     validate(cfg)
     strategy = strategy_for(cfg)  # first: a multi-worker strategy must exist before other TensorFlow work
     chief = is_chief(strategy)
@@ -165,6 +169,14 @@ def fit(cfg: FitConfig) -> dict:
     manifest = read_manifest(data)
     check_resolution(manifest, data, p.voxel_res, p.image_size)
     check_shards(data, manifest)
+    if chief:
+        check_export_base(cfg.export_dir, cfg.run_dir)
+    with output_lock(cfg.run_dir) if chief else contextlib.nullcontext():  # one run at a time per run directory
+        return train_and_export(cfg, strategy, chief, data, manifest)
+
+
+def train_and_export(cfg: FitConfig, strategy: tf.distribute.Strategy, chief: bool, data: str, manifest: dict) -> dict:
+    """The body of fit() once its inputs are checked (and the run directory locked, on the chief)."""
     run = prepare_run(cfg, data) if chief else Path(tempfile.mkdtemp(prefix="xmodal-worker-"))
 
     keras.mixed_precision.set_dtype_policy(cfg.precision)
@@ -201,10 +213,10 @@ def fit(cfg: FitConfig) -> dict:
     if not chief:  # other workers wrote checkpoints and logs to a scratch folder only
         shutil.rmtree(run, ignore_errors=True)
         return {"run": None, "export": None, "steps": steps, "train_loss": history.get("loss", [None])[-1]}
-    write_export(model.voxel_encoder, model.image_encoder, cfg.export_dir, manifest["views"])
-    metrics = report(cfg, data, run, manifest)
-    print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {cfg.export_dir}")
-    return {"run": str(run), "export": cfg.export_dir, "steps": steps,
+    export = write_export(model.voxel_encoder, model.image_encoder, cfg.export_dir, manifest["views"])
+    metrics = report(export, data, run, manifest)
+    print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {export}")
+    return {"run": str(run), "export": export, "steps": steps,
             "train_loss": history.get("loss", [None])[-1], "metrics": metrics}
 
 
@@ -234,14 +246,14 @@ def batches(cfg: FitConfig, data: str, split: str, objects: int, seed: int, star
     return stream.with_options(options)
 
 
-def report(cfg: FitConfig, data: str, run: Path, manifest: dict) -> dict:
+def report(export: str, data: str, run: Path, manifest: dict) -> dict:
     """Evaluate the export on the test split (printed, and saved as metrics.json) and write the projector files."""
     if object_count(manifest, "test") < 2:
         print("test split has fewer than 2 objects: no evaluation")
         return {}
-    embedder = load_embedder(cfg.export_dir)
+    embedder = load_embedder(export)
     metrics = evaluate(embedder, data, "test")
-    print(f"test split retrieval (export {cfg.export_dir}):\n{table(metrics)}")
+    print(f"test split retrieval (export {export}):\n{table(metrics)}")
     write_json_atomic(run / "metrics.json", metrics)
     write_projector(str(run / "logs"), gather(embedder, data, "test", PROJECTOR_OBJECTS))
     return metrics

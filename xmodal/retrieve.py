@@ -12,6 +12,7 @@ from tfrecords_tools.manifest import read_manifest
 from tfrecords_tools.read import dataset
 from xmodal.embedder import Embedder, embed_split, load_embedder
 from xmodal.metrics import pairwise_distances
+from xmodal.versions import MODEL_HELP
 
 TILE = 160  # pixels per picture in the --out grid
 
@@ -73,7 +74,7 @@ def draw(query: bytes, hits: list, data: str, out: str) -> None:
 def main() -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(prog="python -m xmodal.retrieve", description=__doc__)
-    parser.add_argument("--model", required=True, help="export directory (SavedModel) written by xmodal.fit")
+    parser.add_argument("--model", required=True, help=MODEL_HELP)
     parser.add_argument("--index", required=True, help="dataset directory, or an index saved with --save-index")
     parser.add_argument("--image", help="query picture (PNG or JPEG, any size)")
     parser.add_argument("--k", type=int, default=5, help="number of shapes to return (default 5)")
