@@ -102,7 +102,7 @@ def write_dataset(cfg: ConvertConfig) -> dict:
     if len(pending) < len(shards):
         print(f"resuming: {len(shards) - len(pending)} of {len(shards)} shards already written")
     with tqdm(total=len(jobs), desc="convert", unit="obj") as bar, \
-            contextlib.closing(imap_spawned(convert_object, jobs, cfg.workers)) as spawned:  # stops the workers on errors
+            contextlib.closing(imap_spawned(convert_object, jobs, cfg.workers)) as spawned:  # ends workers on errors
         results = counted(spawned, bar)
         for split, index, count, items in pending:
             name, skipped = shard_name(split, index, count), []
