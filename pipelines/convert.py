@@ -28,6 +28,7 @@ from tfrecords_tools.cli import add_convert_arguments, convert_config
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import manifest_of, plan, report, validate, with_format
 from tfrecords_tools.errors import run_cli
+from tfrecords_tools.lock import output_lock
 from tfrecords_tools.manifest import MANIFEST, write_json_atomic
 from tfrecords_tools.objects import ObjectRecord, Skipped, convert_object, warning_entries
 from tfrecords_tools.records import encode_example
@@ -80,11 +81,16 @@ def build(pipeline: beam.Pipeline, cfg: ConvertConfig, shards: dict[str, list]) 
 
 
 def run(cfg: ConvertConfig, beam_args: list[str]) -> dict:
-    """Run the pipeline, then write manifest.json; return it."""
+    """Run the pipeline, then write manifest.json; return it. One run at a time per output folder."""
     validate(cfg)
+    with output_lock(cfg.out):
+        return run_locked(cfg, beam_args)
+
+
+def run_locked(cfg: ConvertConfig, beam_args: list[str]) -> dict:
+    """The body of run() while the output folder is locked."""
     cfg = with_format(cfg)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     shards = {split: [items for s, _, _, items in plan(cfg) if s == split] for split in ("train", "test")}
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
         build(pipeline, cfg, shards)

@@ -1,4 +1,7 @@
 """Shared fixtures: a tiny synthetic dataset (voxel-res 32, image-size 64, 4 views)."""
+import os
+from pathlib import Path
+
 import xmodal  # noqa: F401  (quiet TensorFlow start-up)
 
 import tensorflow as tf  # noqa: E402
@@ -36,11 +39,21 @@ def tiny_data(tiny_meshes, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_data, tmp_path_factory) -> str:
-    """A `small` model trained for a few steps on the tiny dataset, exported."""
+    """A `small` model trained for a few steps on the tiny dataset: the path of its exported version."""
     from xmodal.config import FitConfig
     from xmodal.fit import fit
 
     root = tmp_path_factory.mktemp("model")
-    fit(FitConfig(data=tiny_data, preset="small", loss="triplet", steps=10, batch_size=4, out=str(root / "run"),
-                  export=str(root / "export")))
-    return str(root / "export")
+    return fit(FitConfig(data=tiny_data, preset="small", loss="triplet", steps=10, batch_size=4, out=str(root / "run"),
+                         export=str(root / "export")))["export"]
+
+
+@pytest.fixture
+def unwritable(tmp_path) -> Path:
+    """A folder path this process cannot create: below a read-only folder (as root, in sysfs)."""
+    if os.geteuid() == 0:  # root writes into read-only folders
+        return Path("/sys/xmodal-test/out")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder / "out"

@@ -1,4 +1,5 @@
 """`convert`: a folder of meshes -> sharded TFRecords + manifest.json, resumable and deterministic."""
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -10,6 +11,7 @@ from tqdm import tqdm
 
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.errors import UserError
+from tfrecords_tools.lock import output_lock
 from tfrecords_tools.manifest import MANIFEST, read_manifest, write_json_atomic
 from tfrecords_tools.objects import Skipped, convert_object, warning_entries
 from tfrecords_tools.records import FEATURES, FORMAT_VERSION, encode_example
@@ -87,8 +89,14 @@ def shard_examples(results: Iterator, count: int, skipped: list, warnings: list)
 
 
 def convert(cfg: ConvertConfig) -> dict:
-    """Run (or resume) a conversion and return its manifest."""
+    """Run (or resume) a conversion and return its manifest; one run at a time per output folder."""
     validate(cfg)
+    with output_lock(cfg.out):
+        return write_dataset(cfg)
+
+
+def write_dataset(cfg: ConvertConfig) -> dict:
+    """Convert into `cfg.out`, resuming what an earlier run of the same settings finished."""
     cfg = with_format(cfg)
     out, identity = Path(cfg.out), cfg.identity()
     done = check_output(out, identity)
@@ -105,8 +113,9 @@ def convert(cfg: ConvertConfig) -> dict:
     jobs = [(source, cfg) for *_, items in pending for source in items]
     if len(pending) < len(shards):
         print(f"resuming: {len(shards) - len(pending)} of {len(shards)} shards already written")
-    with tqdm(total=len(jobs), desc="convert", unit="obj") as bar:
-        results = counted(imap_spawned(convert_object, jobs, cfg.workers), bar)
+    with tqdm(total=len(jobs), desc="convert", unit="obj") as bar, \
+            contextlib.closing(imap_spawned(convert_object, jobs, cfg.workers)) as spawned:  # ends workers on errors
+        results = counted(spawned, bar)
         for split, index, count, items in pending:
             name, skipped, warnings = shard_name(split, index, count), [], []
             written = write_shard(out / name, shard_examples(results, len(items), skipped, warnings))

@@ -17,7 +17,7 @@ class FitConfig:
     steps: int = 6000
     batch_size: int = 24  # triplets per global mini-batch, as the report
     out: str = ""  # run directory; empty: runs/<preset>
-    export: str = ""  # export directory; empty: saved_models/<run name>
+    export: str = ""  # export base, a numbered version per run; empty: saved_models/<run name>
     seed: int = 0
     resume: bool = False
     loss: str = "info_nce"  # a name of xmodal.losses.LOSSES; the best in docs/results.md ("triplet": eq. (1))
@@ -72,5 +72,5 @@ class FitConfig:
 
     @property
     def export_dir(self) -> str:
-        """Where the trained model is exported."""
+        """The export base: each run exports a new numbered version into it (xmodal.versions)."""
         return self.export or f"saved_models/{self.run_dir.rstrip('/').split('/')[-1]}"

@@ -6,12 +6,13 @@ from tfrecords_tools.flags import positive_int
 from tfrecords_tools.validate import check_dataset
 from xmodal.embedder import load_embedder
 from xmodal.projector import gather, write_projector, write_tsne
+from xmodal.versions import MODEL_HELP
 
 
 def main() -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(prog="python -m xmodal.embed", description=__doc__)
-    parser.add_argument("--model", required=True, help="export directory (SavedModel) written by xmodal.fit")
+    parser.add_argument("--model", required=True, help=MODEL_HELP)
     parser.add_argument("--data", required=True, help="converted dataset")
     parser.add_argument("--logdir", required=True, help="TensorBoard log directory to write the projector files into")
     parser.add_argument("--objects", type=positive_int, default=10, help="number of test objects (default 10)")

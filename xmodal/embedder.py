@@ -1,6 +1,5 @@
 """Embedding with an exported SavedModel (loaded with plain tf.saved_model.load) and embedding whole splits."""
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -9,6 +8,7 @@ from tfrecords_tools.errors import UserError
 from tfrecords_tools.read import dataset, reading
 from tfrecords_tools.validate import check_dataset
 from xmodal.export import SIGNATURES
+from xmodal.versions import resolve_model
 
 BATCH = 32
 
@@ -39,10 +39,8 @@ class Embedder:
 
 
 def load_embedder(path: str) -> Embedder:
-    """An export made by xmodal; a UserError when `path` is not one."""
-    if not (Path(path) / "saved_model.pb").is_file():
-        raise UserError(f"{path} is not a SavedModel (no saved_model.pb): pass the directory `xmodal.fit --export` wrote")
-    model = tf.saved_model.load(path)
+    """An export made by xmodal (a version folder, or a base: its newest version); a UserError when `path` is not one."""
+    model = tf.saved_model.load(str(resolve_model(path)))
     missing = [name for name in SIGNATURES if name not in model.signatures]
     if missing:
         raise UserError(f"{path} lacks the signatures {', '.join(missing)}: not an xmodal export of this version")

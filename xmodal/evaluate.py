@@ -6,6 +6,7 @@ from tfrecords_tools.errors import add_verbose_flag, run_cli
 from tfrecords_tools.manifest import write_json_atomic
 from xmodal.embedder import Embedder, embed_split, load_embedder
 from xmodal.metrics import evaluate_embeddings, table
+from xmodal.versions import MODEL_HELP
 
 
 def evaluate(embedder: Embedder, data: str, split: str = "test") -> dict:
@@ -17,7 +18,7 @@ def evaluate(embedder: Embedder, data: str, split: str = "test") -> dict:
 def main() -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(prog="python -m xmodal.evaluate", description=__doc__)
-    parser.add_argument("--model", required=True, help="export directory (SavedModel) written by xmodal.fit")
+    parser.add_argument("--model", required=True, help=MODEL_HELP)
     parser.add_argument("--data", required=True, help="converted dataset")
     parser.add_argument("--split", default="test", help="split to evaluate (default test)")
     parser.add_argument("--out", help="write the metrics as JSON here")

@@ -11,7 +11,6 @@ L2-normalised when the encoders end in the `l2_normalize` layer, as with `--loss
   -> `voxel_embedding (N, 128)`, `image_embeddings (N, V, 128)`
 An empty batch gives (0, 128) (and (0, V, 128)).
 """
-import os
 import shutil
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from tfrecords_tools.atomic import temporary_name
 from tfrecords_tools.manifest import write_json_atomic
 from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
 from xmodal.serving_inputs import binary_voxels, pictures, unless_empty
+from xmodal.versions import next_version, publish, stale_temporaries
 
 SIGNATURES = ("embed_voxels", "embed_images", "embed_png", "serving_default")
 
@@ -64,17 +64,18 @@ def export_archive(voxels: keras.Model, images: keras.Model, views: int) -> kera
     return archive
 
 
-def write_export(voxels: keras.Model, images: keras.Model, path: str, views: int, training: dict | None = None) -> None:
-    """Write `path/` (the SavedModel), the two `.keras` encoders and `training.json` (which step, how it
-    validated) in it, atomically."""
-    out = Path(path)
-    tmp = temporary_name(out)
+def write_export(voxels: keras.Model, images: keras.Model, base: str, views: int, training: dict | None = None) -> str:
+    """Write a new version `base/<n>/` (the SavedModel, the two `.keras` encoders and `training.json`: which
+    step, how it validated) atomically; return its path."""
+    out = Path(base)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in stale_temporaries(out):  # left by exports that were killed
+        shutil.rmtree(stale)
+    tmp = temporary_name(out / str(next_version(out)))
     shutil.rmtree(tmp, ignore_errors=True)
     export_archive(voxels, images, views).write_out(str(tmp), verbose=False)
     voxels.save(tmp / "voxel_encoder.keras")
     images.save(tmp / "image_encoder.keras")
     if training is not None:
         write_json_atomic(tmp / "training.json", training)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    return str(publish(tmp, out))

@@ -11,6 +11,7 @@ continues from the newest checkpoint with a finite loss and finite weights, with
 optimizer state (optimiser and schedule settings, such as the learning rate, may change).
 """
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -27,6 +28,7 @@ from tfrecords_tools.flags import (crop_fraction, fraction, non_negative_float, 
 from tfrecords_tools.manifest import object_count, write_json_atomic
 from tfrecords_tools.read import reading
 from tfrecords_tools.validate import check_dataset
+from tfrecords_tools.lock import output_lock
 from xmodal.builtin_data import builtin_dataset
 from xmodal.callbacks import Checkpoints, Summaries
 from xmodal.checkpoints import forget_from, restore, resumable
@@ -43,6 +45,7 @@ from xmodal.optimizers import adam_w, learning_rate
 from xmodal.projector import gather, write_projector
 from xmodal.validation import Validation, embedder, read_history, restore_best, validation_ids, validation_objects
 from xmodal.warm_start import warm_start
+from xmodal.versions import check_export_base
 
 PROJECTOR_OBJECTS = 10
 OPTIMIZER_SETTINGS = ("learning_rate", "warmup_steps", "decay_steps", "weight_decay")  # a resumed run may change them
@@ -59,7 +62,8 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
     parser.add_argument("--steps", type=positive_int, default=defaults.steps, help="total training steps")
     parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="triplets per global batch")
     parser.add_argument("--out", default="", help="run directory (default runs/<preset>)")
-    parser.add_argument("--export", default="", help="export directory (default saved_models/<run name>)")
+    parser.add_argument("--export", default="", help="export folder, each run adding a numbered version "
+                        "(default saved_models/<run name>)")
     parser.add_argument("--seed", type=seed, default=defaults.seed, help="seed of weights and data order")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the run directory's newest checkpoint with a finite loss and finite weights")
@@ -197,13 +201,21 @@ def stored_model(stored: dict) -> XModal:
 
 
 def fit(cfg: FitConfig) -> dict:
-    """Train, export, and return {run, export, train_loss, steps}."""
+    """Train, export a new version, and return {run, export (the version's path), train_loss, steps}."""
     validate(cfg)
     strategy = strategy_for(cfg)  # first: a multi-worker strategy must exist before other TensorFlow work
     chief = is_chief(strategy)
     p = preset(cfg.preset)
     data = cfg.data or builtin_dataset(cfg.synth_objects, p.voxel_res, p.image_size)
     manifest = check_dataset(data, p.voxel_res, p.image_size)
+    if chief:
+        check_export_base(cfg.export_dir, cfg.run_dir)
+    with output_lock(cfg.run_dir) if chief else contextlib.nullcontext():  # one run at a time per run directory
+        return train_and_export(cfg, strategy, chief, data, manifest)
+
+
+def train_and_export(cfg: FitConfig, strategy: tf.distribute.Strategy, chief: bool, data: str, manifest: dict) -> dict:
+    """The body of fit() once its inputs are checked (and the run directory locked, on the chief)."""
     run = prepare_run(cfg, data) if chief else Path(tempfile.mkdtemp(prefix="xmodal-worker-"))
     held_out = validation_ids(data, manifest, validation_objects(cfg.validation_objects, manifest), cfg.seed)
 
@@ -249,11 +261,11 @@ def fit(cfg: FitConfig) -> dict:
         shutil.rmtree(run, ignore_errors=True)
         return {"run": None, "export": None, "steps": steps, "train_loss": history.get("loss", [None])[-1]}
     exported = restore_best(model, best, run, steps)
-    write_export(model.voxel_encoder, model.image_encoder, cfg.export_dir, manifest["views"], exported)
+    export = write_export(model.voxel_encoder, model.image_encoder, cfg.export_dir, manifest["views"], exported)
     write_json_atomic(run / "config.json", {**json.loads((run / "config.json").read_text()), "exported": exported})
-    metrics = report(cfg, data, run, manifest, exported)
-    print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {cfg.export_dir}")
-    return {"run": str(run), "export": cfg.export_dir, "steps": steps,
+    metrics = report(export, data, run, manifest, exported)
+    print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {export}")
+    return {"run": str(run), "export": export, "steps": steps,
             "train_loss": history.get("loss", [None])[-1], "metrics": metrics, "exported": exported}
 
 
@@ -312,7 +324,7 @@ def batches(cfg: FitConfig, data: str, split: str, objects: int, reading: Stream
     return stream.with_options(options)
 
 
-def report(cfg: FitConfig, data: str, run: Path, manifest: dict, exported: dict) -> dict:
+def report(export: str, data: str, run: Path, manifest: dict, exported: dict) -> dict:
     """Evaluate the export on the test split (printed, and saved as metrics.json) and write the projector files."""
     print(f"exported the weights of step {exported['step']}"
           + (f" ({exported['criterion']} on validation: {exported['score']:.3f})" if exported.get("score") is not None
@@ -320,9 +332,9 @@ def report(cfg: FitConfig, data: str, run: Path, manifest: dict, exported: dict)
     if object_count(manifest, "test") < 2:
         print("test split has fewer than 2 objects: no evaluation")
         return {}
-    exports = load_embedder(cfg.export_dir)
+    exports = load_embedder(export)
     metrics = {**evaluate(exports, data, "test"), "exported": exported}
-    print(f"test split retrieval (export {cfg.export_dir}):\n{table(metrics)}")
+    print(f"test split retrieval (export {export}):\n{table(metrics)}")
     write_json_atomic(run / "metrics.json", metrics)
     write_projector(str(run / "logs"), gather(exports, data, "test", PROJECTOR_OBJECTS))
     return metrics

@@ -15,6 +15,7 @@ from tfrecords_tools.validate import checked_manifest
 from xmodal.embedder import Embedder, embed_split, load_embedder
 from xmodal.metrics import pairwise_distances
 from xmodal.query_image import png_bytes, read_query
+from xmodal.versions import MODEL_HELP
 
 TILE = 160  # pixels per picture in the --out grid
 
@@ -80,7 +81,7 @@ def draw(query: bytes, hits: list, data: str, out: str) -> None:
 def main() -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(prog="python -m xmodal.retrieve", description=__doc__)
-    parser.add_argument("--model", required=True, help="export directory (SavedModel) written by xmodal.fit")
+    parser.add_argument("--model", required=True, help=MODEL_HELP)
     parser.add_argument("--index", required=True, help="dataset directory, or an index saved with --save-index")
     parser.add_argument("--image", help="query picture (PNG, JPEG or any format PIL reads, up to PIL's limit of "
                                         "about 89 M pixels; 16-bit scaled to 8; transparency composited on white)")

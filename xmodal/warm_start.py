@@ -7,16 +7,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
+from xmodal.versions import resolve_model
 
 ENCODERS = ("voxel_encoder.keras", "image_encoder.keras")
-
-
-def export_version(path: Path) -> Path | None:
-    """The export folder holding the encoders: `path` itself, or the newest numbered version in it."""
-    if all((path / name).is_file() for name in ENCODERS):
-        return path
-    versions = sorted((p for p in path.iterdir() if p.name.isdigit() and p.is_dir()), key=lambda p: int(p.name))
-    return versions[-1] if versions and all((versions[-1] / n).is_file() for n in ENCODERS) else None
 
 
 def run_weights(run: Path, build) -> list[list[np.ndarray]]:
@@ -38,8 +31,8 @@ def source_weights(path: str, build) -> list[list[np.ndarray]]:
         raise UserError(f"--init {path}: no such directory")
     if (root / "config.json").is_file():
         return run_weights(root, build)
-    version = export_version(root)
-    if version is None:
+    version = resolve_model(path)  # an export: a version, or the newest version of a base
+    if not all((version / name).is_file() for name in ENCODERS):
         raise UserError(f"--init {path}: neither an export (with {' and '.join(ENCODERS)}) nor a run directory")
     return [keras.saving.load_model(version / name, compile=False, safe_mode=True).get_weights() for name in ENCODERS]
 

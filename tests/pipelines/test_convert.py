@@ -1,11 +1,15 @@
 import json
+import os
 from pathlib import Path
 
+import pytest
 import tensorflow as tf
 
 from pipelines.convert import run
 from tests.conftest import TINY
 from tfrecords_tools.config import ConvertConfig
+from tfrecords_tools.errors import UserError
+from tfrecords_tools.lock import LOCK, output_lock
 
 
 def records(data: str) -> list[bytes]:
@@ -24,3 +28,10 @@ def test_beam_direct_runner_writes_the_same_examples_as_the_local_converter(tiny
         assert [s["file"] for s in manifest["splits"][split]["shards"]] == [s["file"] for s in local["splits"][split]["shards"]]
     assert json.loads((out / "manifest.json").read_text()) == manifest
     assert not list(out.glob(".beam-*"))
+
+
+def test_beam_refuses_an_output_in_use(tiny_meshes, tmp_path):
+    out = tmp_path / "beam"
+    with output_lock(out), pytest.raises(UserError, match=f"{out} is in use by process {os.getpid()}"):
+        run(ConvertConfig(meshes=tiny_meshes, out=str(out), **TINY), ["--runner", "DirectRunner"])
+    assert sorted(p.name for p in out.iterdir()) == [LOCK]

@@ -51,6 +51,8 @@ def test_cli_trains_logs_checkpoints_and_exports(tiny_data, tmp_path):
     assert {"train/loss", "test/loss", "train/learning_rate", "train/triplets_per_second"} <= event_tags(run / "logs")
     assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-40")
     assert json.loads((run / "config.json").read_text())["loss"] == "triplet"
+    assert f"exported model: {export / '1'}" in done.stdout
+    export = export / "1"
     loaded = tf.saved_model.load(str(export))
     embedding = loaded.signatures["embed_voxels"](voxels=tf.zeros((3, 32, 32, 32), tf.uint8))["embedding"]
     assert embedding.shape == (3, 128)
@@ -62,12 +64,12 @@ def test_cli_trains_logs_checkpoints_and_exports(tiny_data, tmp_path):
 
 def test_resume_continues_to_the_same_weights(tiny_data, tmp_path):
     whole = FitConfig(data=tiny_data, steps=20, out=str(tmp_path / "whole"), export=str(tmp_path / "whole_sm"), **TINY_FIT)
-    fit(whole)
+    whole_export = fit(whole)["export"]
     first = FitConfig(data=tiny_data, steps=10, out=str(tmp_path / "cut"), export=str(tmp_path / "cut_sm"), **TINY_FIT)
     fit(first)
     resumed = fit(FitConfig(**{**first.__dict__, "steps": 20, "resume": True}))
-    assert resumed["steps"] == 20
-    for a, b in zip(encoder_weights(str(tmp_path / "whole_sm")), encoder_weights(str(tmp_path / "cut_sm"))):
+    assert resumed["steps"] == 20 and resumed["export"] == str(tmp_path / "cut_sm" / "2")
+    for a, b in zip(encoder_weights(whole_export), encoder_weights(resumed["export"])):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
@@ -121,7 +123,7 @@ def test_mixed_bfloat16_with_xla_trains_and_exports(tiny_data, tmp_path):
     keras.mixed_precision.set_dtype_policy("float32")
     assert not [w for w in caught if "jit_compile" in str(w.message)]  # XLA really compiled the step
     assert result["steps"] == 3 and np.isfinite(result["train_loss"])
-    encoder = keras.saving.load_model(tmp_path / "sm" / "image_encoder.keras", safe_mode=True)
+    encoder = keras.saving.load_model(f"{result['export']}/image_encoder.keras", safe_mode=True)
     assert encoder.get_layer("conv1a").compute_dtype == "bfloat16"
     assert encoder.output.dtype == "float32"  # the embedding layer stays float32
 
@@ -130,7 +132,7 @@ def test_default_loss_trains_on_object_batches_and_exports_unit_embeddings(tiny_
     result = fit(FitConfig(data=tiny_data, steps=5, objects_per_batch=4, views_per_object=2, out=str(tmp_path / "run"),
                            export=str(tmp_path / "sm"), checkpoint_every=5, test_every=5))
     assert FitConfig().loss == "info_nce" and result["steps"] == 5
-    model = tf.saved_model.load(str(tmp_path / "sm"))
+    model = tf.saved_model.load(result["export"])
     embedding = model.signatures["embed_images"](images=tf.ones((2, 64, 64, 3), tf.uint8))["embedding"].numpy()
     np.testing.assert_allclose(np.linalg.norm(embedding, axis=1), 1.0, rtol=1e-5)
     assert set(result["metrics"]) >= {"image_to_voxel", "voxel_to_image", "modality_gap"}
@@ -159,7 +161,7 @@ def test_validation_logs_keeps_the_best_and_longer_training_never_exports_worse(
     assert resumed["exported"] == long["exported"]
     best = long["exported"]["step"]
     assert json.loads((tmp_path / "long" / "config.json").read_text())["exported"]["step"] == best
-    assert json.loads((tmp_path / "long-export" / "training.json").read_text())["step"] == best
+    assert json.loads((Path(long["export"]) / "training.json").read_text())["step"] == best
     assert long["metrics"]["exported"]["step"] == best
     assert {"validation/criterion", "validation/image_to_voxel/recall@1", "validation/voxel_to_image/recall@5",
             "validation/image_to_voxel/map", "validation/modality_gap", "train/temperature"} <= event_tags(tmp_path / "long" / "logs")

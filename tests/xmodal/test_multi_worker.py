@@ -8,6 +8,8 @@ import sys
 import keras
 import numpy as np
 
+from xmodal.versions import resolve_model
+
 
 def free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
@@ -42,8 +44,9 @@ def final_loss(output: str) -> str:
 
 
 def weights(export: str) -> list[np.ndarray]:
+    """The encoders' weights of the newest version under an export base."""
     return [w for name in ("voxel_encoder", "image_encoder")
-            for w in keras.saving.load_model(f"{export}/{name}.keras", safe_mode=True).get_weights()]
+            for w in keras.saving.load_model(resolve_model(export) / f"{name}.keras", safe_mode=True).get_weights()]
 
 
 def test_multi_worker_lockstep_and_resume_match_one_process(tiny_data, tmp_path):
