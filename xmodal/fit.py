@@ -218,9 +218,34 @@ def train_and_export(cfg: FitConfig, strategy: tf.distribute.Strategy, chief: bo
     """The body of fit() once its inputs are checked (and the run directory locked, on the chief)."""
     run = prepare_run(cfg, data) if chief else Path(tempfile.mkdtemp(prefix="xmodal-worker-"))
     held_out = validation_ids(data, manifest, validation_objects(cfg.validation_objects, manifest), cfg.seed)
-
     keras.mixed_precision.set_dtype_policy(cfg.precision)
     keras.utils.set_random_seed(cfg.seed)
+    model, manager, best = starting_model(cfg, strategy, run, chief)
+    start = int(model.optimizer.iterations.numpy())
+    callbacks = run_callbacks(cfg, model, strategy, data, manifest, run, held_out, best)
+    callbacks.append(Checkpoints(manager, cfg.checkpoint_every))
+    train = batches(cfg, data, "train", objects_per_batch(cfg),
+                    Stream(cfg.seed, start, cfg.shuffle_buffer, held_out, cfg.augmentation))
+    history = train_steps(cfg, model, strategy, data, train, callbacks, start)
+    if callbacks[-1].diverged_at is not None:
+        raise UserError(divergence_advice(callbacks[-1].diverged_at, checkpoint_dir(cfg)))
+    steps = int(model.optimizer.iterations.numpy())
+    train_loss = history.get("loss", [None])[-1]
+    if not chief:  # other workers wrote checkpoints and logs to a scratch folder only
+        shutil.rmtree(run, ignore_errors=True)
+        return {"run": None, "export": None, "steps": steps, "train_loss": train_loss}
+    exported = restore_best(model, best, run, steps)
+    export = write_export(model.voxel_encoder, model.image_encoder, cfg.export_dir, manifest["views"], exported)
+    write_json_atomic(run / "config.json", {**json.loads((run / "config.json").read_text()), "exported": exported})
+    metrics = report(export, data, run, manifest, exported)
+    print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {export}")
+    return {"run": str(run), "export": export, "steps": steps, "train_loss": train_loss, "metrics": metrics,
+            "exported": exported}
+
+
+def starting_model(cfg: FitConfig, strategy: tf.distribute.Strategy, run: Path,
+                   chief: bool) -> tuple[XModal, tf.train.CheckpointManager, tf.train.CheckpointManager]:
+    """(model, its checkpoints, its best validated weights): built in the strategy's scope, resumed or initialised."""
     with strategy.scope():
         model = compiled_model(cfg)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
@@ -230,43 +255,37 @@ def train_and_export(cfg: FitConfig, strategy: tf.distribute.Strategy, chief: bo
         elif cfg.init:
             warm_start(model.voxel_encoder, model.image_encoder, cfg.init, stored_model)
         best = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(run / "best"), max_to_keep=1)
-    start = int(model.optimizer.iterations.numpy())
-    train = batches(cfg, data, "train", objects_per_batch(cfg),
-                    Stream(cfg.seed, start, cfg.shuffle_buffer, held_out, cfg.augmentation))
+    return model, manager, best
+
+
+def run_callbacks(cfg: FitConfig, model: XModal, strategy: tf.distribute.Strategy, data: str, manifest: dict,
+                  run: Path, held_out: tuple[str, ...], best: tf.train.CheckpointManager) -> list:
+    """TensorBoard summaries with a test batch (when the test split allows one), then validation (when held out)."""
+    callbacks = []
     test_size = min(objects_per_batch(cfg), object_count(manifest, "test"))
-    callbacks = [Checkpoints(manager, cfg.checkpoint_every)]
-    if held_out:
-        callbacks.insert(0, Validation(run, embedder(model, data, manifest, held_out), cfg.eval_every, cfg.patience,
-                                       read_history(run, start), best))
-        print(f"validating on {len(held_out)} training objects held out by the seed, every {cfg.eval_every} steps")
     if test_size >= 2:
         test = batches(cfg, data, "test", test_size, Stream(cfg.seed + 1, 0, cfg.shuffle_buffer))
-        callbacks.insert(0, Summaries(str(run / "logs"), test_loss(cfg, model, strategy, test), objects_per_batch(cfg),
-                                      cfg.test_every, "triplets" if cfg.batch_kind == "triplets" else "objects"))
-    history = {}
-    if start < cfg.steps:
-        print(f"training {cfg.preset} with {cfg.loss} on {cfg.batch_kind} batches of {data}: steps {start}..{cfg.steps}, "
-              f"{strategy.num_replicas_in_sync} replica(s), precision {cfg.precision}, jit {cfg.jit}")
-        with reading(data):  # a corrupted record in a training or test batch: one line naming the shard
-            if cfg.strategy == "multi_worker":
-                history = custom_fit(model, strategy, train, cfg.steps - start, callbacks)
-            else:
-                history = model.fit(train, epochs=1, steps_per_epoch=cfg.steps - start, callbacks=callbacks,
-                                    shuffle=False).history
-    diverged = callbacks[-1].diverged_at
-    if diverged is not None:
-        raise UserError(divergence_advice(diverged, checkpoint_dir(cfg)))
-    steps = int(model.optimizer.iterations.numpy())
-    if not chief:  # other workers wrote checkpoints and logs to a scratch folder only
-        shutil.rmtree(run, ignore_errors=True)
-        return {"run": None, "export": None, "steps": steps, "train_loss": history.get("loss", [None])[-1]}
-    exported = restore_best(model, best, run, steps)
-    export = write_export(model.voxel_encoder, model.image_encoder, cfg.export_dir, manifest["views"], exported)
-    write_json_atomic(run / "config.json", {**json.loads((run / "config.json").read_text()), "exported": exported})
-    metrics = report(export, data, run, manifest, exported)
-    print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {export}")
-    return {"run": str(run), "export": export, "steps": steps,
-            "train_loss": history.get("loss", [None])[-1], "metrics": metrics, "exported": exported}
+        callbacks.append(Summaries(str(run / "logs"), test_loss(cfg, model, strategy, test), objects_per_batch(cfg),
+                                   cfg.test_every, "triplets" if cfg.batch_kind == "triplets" else "objects"))
+    if held_out:
+        start = int(model.optimizer.iterations.numpy())
+        callbacks.append(Validation(run, embedder(model, data, manifest, held_out), cfg.eval_every, cfg.patience,
+                                    read_history(run, start), best))
+        print(f"validating on {len(held_out)} training objects held out by the seed, every {cfg.eval_every} steps")
+    return callbacks
+
+
+def train_steps(cfg: FitConfig, model: XModal, strategy: tf.distribute.Strategy, data: str, train: tf.data.Dataset,
+                callbacks: list, start: int) -> dict:
+    """Train from step `start` to cfg.steps (or an earlier stop); the Keras history."""
+    if start >= cfg.steps:
+        return {}
+    print(f"training {cfg.preset} with {cfg.loss} on {cfg.batch_kind} batches of {data}: steps {start}..{cfg.steps}, "
+          f"{strategy.num_replicas_in_sync} replica(s), precision {cfg.precision}, jit {cfg.jit}")
+    with reading(data):  # a corrupted record in a training or test batch: one line naming the shard
+        if cfg.strategy == "multi_worker":
+            return custom_fit(model, strategy, train, cfg.steps - start, callbacks)
+        return model.fit(train, epochs=1, steps_per_epoch=cfg.steps - start, callbacks=callbacks, shuffle=False).history
 
 
 def checkpoint_dir(cfg: FitConfig) -> str:
@@ -312,13 +331,13 @@ def objects_per_batch(cfg: FitConfig) -> int:
     return cfg.batch_size if cfg.batch_kind == "triplets" else cfg.objects_per_batch
 
 
-def batches(cfg: FitConfig, data: str, split: str, objects: int, reading: Stream) -> tf.data.Dataset:
+def batches(cfg: FitConfig, data: str, split: str, objects: int, how: Stream) -> tf.data.Dataset:
     """The input stream of the run's batch kind."""
     p = preset(cfg.preset)
     if cfg.batch_kind == "triplets":
-        stream = triplets(data, split, objects, p.voxel_res, p.image_size, reading)
+        stream = triplets(data, split, objects, p.voxel_res, p.image_size, how)
     else:
-        stream = object_views(data, split, objects, cfg.views_per_object, p.voxel_res, p.image_size, reading)
+        stream = object_views(data, split, objects, cfg.views_per_object, p.voxel_res, p.image_size, how)
     options = tf.data.Options()  # workers split each global batch, rather than reading different files
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return stream.with_options(options)
