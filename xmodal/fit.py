@@ -187,7 +187,8 @@ def prepare_run(cfg: FitConfig, data: str) -> Path:
 def compiled_model(cfg: FitConfig) -> XModal:
     """The training model of `cfg` with its optimizer built; call it inside the strategy's scope."""
     voxels, images = build_encoders(cfg.preset, cfg.voxel_channels, cfg.normalized, cfg.dropout)
-    model = XModal(voxels, images, cfg.loss, cfg.margin, cfg.temperature, cfg.learn_temperature)
+    learned = cfg.learn_temperature and cfg.loss == "info_nce"  # the only loss with a temperature
+    model = XModal(voxels, images, cfg.loss, cfg.margin, cfg.temperature, learned)
     rate = learning_rate(cfg.learning_rate, cfg.warmup_steps, cfg.decay_steps)
     model.compile(optimizer=adam_w(rate, cfg.weight_decay), jit_compile=cfg.jit)
     model.optimizer.build(model.trainable_variables)
