@@ -13,9 +13,10 @@ import tensorflow as tf
 from tfrecords_tools.errors import UserError
 from xmodal.config import FitConfig
 from xmodal.data import Stream, triplets
-from xmodal.fit import compiled_model, fit
+from xmodal.fit import compiled_model, fit, stored_model
 from xmodal.losses import triplet_loss
 from xmodal.models import build_encoders
+from xmodal.warm_start import warm_start
 
 TINY_FIT = dict(preset="small", loss="triplet", batch_size=4, checkpoint_every=10, test_every=5)
 
@@ -170,8 +171,6 @@ def test_validation_logs_keeps_the_best_and_longer_training_never_exports_worse(
 def test_init_starts_from_the_source_embeddings(tiny_data, tiny_model, tmp_path):
     cfg = FitConfig(data=tiny_data, preset="small", loss="triplet", init=tiny_model)
     model = compiled_model(cfg)
-    from xmodal.warm_start import warm_start
-    from xmodal.fit import stored_model
     warm_start(model.voxel_encoder, model.image_encoder, cfg.init, stored_model)
     source = tf.saved_model.load(tiny_model)
     rng = np.random.default_rng(0)
@@ -203,3 +202,9 @@ def test_manifest_lying_about_views_fails_before_training_naming_the_shard(tiny_
     with pytest.raises(UserError, match="train-00000-of-00001.tfrecord: record 0 holds 4 views"):
         fit(FitConfig(data=str(data), steps=3, out=str(tmp_path / "run"), **TINY_FIT))
     assert not (tmp_path / "run").exists()
+
+
+def test_init_from_another_preset_is_one_line_naming_the_encoder(tiny_model):
+    model = compiled_model(FitConfig(preset="res-small"))
+    with pytest.raises(UserError, match="its voxel_encoder has other layers than this run's preset"):
+        warm_start(model.voxel_encoder, model.image_encoder, tiny_model, stored_model)
