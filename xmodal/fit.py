@@ -148,11 +148,21 @@ def strategy_for(cfg: FitConfig) -> tf.distribute.Strategy:
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if not cfg.jit:
-        return tf.distribute.MirroredStrategy()
+        return mirrored_strategy()
     if len(gpus) > 1:
         raise UserError("--jit does not work with MirroredStrategy over several GPUs in Keras 3.15 "
                         "(keras#21366): drop --jit or expose one GPU (CUDA_VISIBLE_DEVICES)")
     return tf.distribute.get_strategy()
+
+
+def mirrored_strategy(devices: list[str] | None = None) -> tf.distribute.MirroredStrategy:
+    """A MirroredStrategy whose collective keys no earlier strategy of this process used.
+
+    Strategies of one process otherwise share collective keys, and a collective traced by an earlier one with
+    another shape fails the next (TensorFlow's own tests raise the key base the same way, in
+    strategy_combinations)."""
+    tf.distribute.MirroredStrategy._collective_key_base += 100_000
+    return tf.distribute.MirroredStrategy(devices)
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

@@ -13,7 +13,7 @@ import tensorflow as tf
 from tfrecords_tools.errors import UserError
 from xmodal.config import FitConfig
 from xmodal.data import Stream, triplets
-from xmodal.fit import compiled_model, fit, stored_model
+from xmodal.fit import compiled_model, fit, mirrored_strategy, stored_model
 from xmodal.losses import triplet_loss
 from xmodal.models import build_encoders
 from xmodal.warm_start import warm_start
@@ -77,7 +77,7 @@ def test_resume_continues_to_the_same_weights(tiny_data, tmp_path):
 def test_two_replicas_give_the_same_loss_and_update_as_one_device(tiny_data):
     batch = next(iter(triplets(tiny_data, "train", 4, 32, 64, Stream(seed=0))))
     results = []
-    for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
+    for strategy in (tf.distribute.get_strategy(), mirrored_strategy(["/cpu:0", "/cpu:1"])):
         keras.utils.set_random_seed(7)
         with strategy.scope():
             model = compiled_model(FitConfig(preset="small", loss="triplet"))

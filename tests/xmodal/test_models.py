@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from xmodal.fit import mirrored_strategy
 from xmodal.losses import LOSSES
 from xmodal.models import PRESETS, XModal, build_encoders
 
@@ -64,7 +65,7 @@ def two_replica_gradients(model: XModal, batch: dict) -> tuple[float, list[np.nd
     The replicas run eagerly: inside one tf.function the two logical CPUs run their Conv3D gradients
     concurrently, and those differ from one device's by about 1% whatever the loss (oneDNN on a shared CPU).
     """
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = mirrored_strategy(["/cpu:0", "/cpu:1"])
     distributed = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch))
 
     def step(local: dict):
