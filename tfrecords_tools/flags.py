@@ -1,6 +1,7 @@
 """argparse `type=` checks for numeric flags: a bad value is one `error:` line from the parser, exit status 2."""
 import argparse
 import math
+from typing import Callable
 
 
 def number(text: str, kind: type) -> int | float:
@@ -14,57 +15,22 @@ def number(text: str, kind: type) -> int | float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1."""
-    value = number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def bounded(kind: type, accept: Callable[[int | float], bool], requirement: str) -> Callable[[str], int | float]:
+    """An argparse `type=`: the text as `kind`, when `accept` takes it; else one error line stating `requirement`."""
+
+    def check(text: str) -> int | float:
+        value = number(text, kind)
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"{requirement}, got {value}")
+        return value
+
+    return check
 
 
-def seed(text: str) -> int:
-    """A random seed: an integer in [0, 2**32), the range numpy and Keras accept."""
-    value = number(text, int)
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {2**32 - 1}, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0."""
-    value = number(text, float)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
-    return value
-
-
-def fraction(text: str) -> float:
-    """A number in [0, 1)."""
-    value = number(text, float)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and less than 1, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """An integer >= 0."""
-    value = number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0."""
-    value = number(text, float)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
-def crop_fraction(text: str) -> float:
-    """A number in (0, 1]: a share of an image side."""
-    value = number(text, float)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be greater than 0 and at most 1, got {value}")
-    return value
+positive_int = bounded(int, lambda v: v >= 1, "must be at least 1")
+non_negative_int = bounded(int, lambda v: v >= 0, "must be at least 0")
+seed = bounded(int, lambda v: 0 <= v < 2**32, f"must be an integer from 0 to {2**32 - 1}")  # numpy's and Keras' range
+positive_float = bounded(float, lambda v: v > 0, "must be greater than 0")
+non_negative_float = bounded(float, lambda v: v >= 0, "must be at least 0")
+fraction = bounded(float, lambda v: 0 <= v < 1, "must be at least 0 and less than 1")
+crop_fraction = bounded(float, lambda v: 0 < v <= 1, "must be greater than 0 and at most 1")  # a share of a side
