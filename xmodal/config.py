@@ -28,15 +28,15 @@ class FitConfig:
     temperature: float = 0.1  # of info_nce
     normalize: bool | None = None  # L2-normalised embeddings; None: only for info_nce (which compares cosines)
     learning_rate: float = 1e-3  # Adam's default; the peak after warm-up
-    warmup_steps: int = 300  # linear warm-up from 0 to the learning rate
-    decay_steps: int = 6000  # then cosine decay to DECAY_FLOOR x the rate over these steps (0: constant); not tied
+    warmup_steps: int = 0  # linear warm-up from 0 to the learning rate
+    decay_steps: int = 0  # then cosine decay to DECAY_FLOOR x the rate over these steps (0: constant); not tied
     # to --steps, so a longer run repeats a shorter one step for step
-    weight_decay: float = 0.05  # decoupled (AdamW) weight decay of kernels
+    weight_decay: float = 0.0  # decoupled (AdamW) weight decay of kernels
     dropout: float = 0.0  # before each fc layer of both encoders
     learn_temperature: bool = True  # InfoNCE's temperature as a trained weight (CLIP), from --temperature
-    crop: float = 0.7  # augmentation: smallest crop side of the renders (1: no crops)
-    color_jitter: float = 0.3  # augmentation: colour jitter strength (0: none)
-    mirror: bool = True  # augmentation: mirror objects (voxels and all their views) left-right
+    crop: float = 1.0  # augmentation: smallest crop side of the renders (1: no crops)
+    color_jitter: float = 0.0  # augmentation: colour jitter strength (0: none)
+    mirror: bool = False  # augmentation: mirror objects (voxels and all their views) left-right
     validation_objects: int = -1  # training objects held out for validation; -1: a tenth, at most 256; 0: none
     eval_every: int = 500  # steps between validations
     patience: int = 6  # stop after this many validations without improvement (0: never)

@@ -34,7 +34,10 @@ def test_ablation_adds_each_change_alone_to_the_recipe_before():
     assert before["validation_objects"] == 0 and before["crop"] == 1.0 and not before["learn_temperature"]
     for label, fields in CHANGES:
         changed = runs[f"+ {label}"]
-        assert {k for k in changed if changed[k] != before[k]} == {f for f in fields if getattr(DEFAULTS, f) != before[f]}
-        assert all(changed[f] == getattr(DEFAULTS, f) for f in fields if f != "decay_steps")
-    assert runs["all (the defaults)"]["steps"] == 3000 and runs["all (the defaults)"]["decay_steps"] == 3000
-    assert runs["+ AdamW, warm-up and cosine decay"]["decay_steps"] == 3000 and before["decay_steps"] == 0
+        assert {k for k in changed if changed[k] != before[k]} <= set(fields)
+        assert all(changed[k] == v for k, v in fields.items() if k != "decay_steps")
+    every = runs["all four changes"]
+    assert all(every[k] == runs[f"+ {label}"][k] for label, fields in CHANGES for k in fields)
+    assert every["decay_steps"] == 3000 and every["steps"] == 3000 and before["decay_steps"] == 0
+    defaults = runs["the defaults (validation, learned temperature)"]
+    assert defaults["validation_objects"] == -1 and defaults["learn_temperature"] and defaults["crop"] == 1.0
