@@ -141,7 +141,7 @@ def test_default_loss_trains_on_object_batches_and_exports_unit_embeddings(tiny_
 
 VALIDATED = dict(preset="small", loss="info_nce", objects_per_batch=4, views_per_object=2, validation_objects=3,
                  eval_every=5, patience=0, checkpoint_every=5, test_every=5, crop=0.8, color_jitter=0.2, mirror=True,
-                 learn_temperature=True, weight_decay=0.01, warmup_steps=5, decay_steps=20, dropout=0.1)
+                 learn_temperature=True, weight_decay=0.01, warmup_steps=5, decay_steps=20)
 
 
 def validated_fit(data: str, root: Path, name: str, steps: int, **fields) -> dict:
