@@ -236,7 +236,7 @@ def main() -> None:
         losses(scale, out, work, args.preset)
     else:
         runs = ablation_runs(20 if args.quick else args.steps)
-        ablation((scale, UNSEEN_QUICK if args.quick else UNSEEN), [runs[0], runs[-2]] if args.quick else runs, out,
+        ablation((scale, UNSEEN_QUICK if args.quick else UNSEEN), [runs[0], runs[-1]] if args.quick else runs, out,
                  work, QUICK_ABLATION if args.quick else {})
 
 
