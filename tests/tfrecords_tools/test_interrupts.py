@@ -6,7 +6,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import TINY
 from tests.tfrecords_tools.test_convert import shard_bytes
+from tfrecords_tools.config import ConvertConfig
+from tfrecords_tools.convert import convert
+from tfrecords_tools.synth import synth_dataset
 
 FLAGS = ["--voxel-res", "32", "--image-size", "64", "--views", "4", "--workers", "2", "--seed", "3"]  # conftest TINY
 INTERRUPTED = "interrupted: finished work is kept; rerun the same command to resume"
@@ -71,13 +77,23 @@ def test_ctrl_c_while_the_workers_start_exits_130_with_one_line(tiny_meshes, tmp
     interrupt(start_convert(tiny_meshes, tmp_path / "out"), 0.0)
 
 
-def test_ctrl_c_while_converting_exits_130_and_a_rerun_gives_the_uninterrupted_shards(tiny_meshes, tiny_data, tmp_path):
+@pytest.fixture(scope="module")
+def many_meshes(tmp_path_factory) -> tuple[str, str]:
+    """(120 cars, their uninterrupted conversion): enough work that a Ctrl-C after 2 s lands mid-conversion."""
+    root = tmp_path_factory.mktemp("many")
+    synth_dataset(str(root / "meshes"), 120, seed=1)
+    convert(ConvertConfig(meshes=str(root / "meshes"), out=str(root / "data"), **TINY))
+    return str(root / "meshes"), str(root / "data")
+
+
+def test_ctrl_c_while_converting_exits_130_and_a_rerun_gives_the_uninterrupted_shards(many_meshes, tmp_path):
+    meshes, uninterrupted = many_meshes
     out = tmp_path / "out"
-    interrupt(start_convert(tiny_meshes, out), 2.0)
-    done = subprocess.run([sys.executable, "-m", "tfrecords_tools", "convert", "--meshes", tiny_meshes, "--out",
+    interrupt(start_convert(meshes, out), 2.0)
+    done = subprocess.run([sys.executable, "-m", "tfrecords_tools", "convert", "--meshes", meshes, "--out",
                            str(out), *FLAGS], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert shard_bytes(str(out)) == shard_bytes(tiny_data)
+    assert shard_bytes(str(out)) == shard_bytes(uninterrupted)
 
 
 def test_workers_exit_within_seconds_when_the_parent_is_killed(tiny_meshes, tmp_path):
