@@ -24,11 +24,15 @@ from tfrecords_tools.validate import check_dataset
 from xmodal.augment import Augmentation, augment_batch
 
 
+def object_id(record: tf.Tensor) -> tf.Tensor:
+    """The object_id of one serialized record, parsed alone."""
+    return tf.io.parse_single_example(record, {"object_id": tf.io.FixedLenFeature([], tf.string)})["object_id"]
+
+
 def member(ids: tuple[str, ...]) -> Callable[[tf.Tensor], tf.Tensor]:
     """A predicate on serialized records: whether the record's object_id is one of `ids`."""
     wanted = tf.constant(ids, tf.string)
-    spec = {"object_id": tf.io.FixedLenFeature([], tf.string)}
-    return lambda record: tf.reduce_any(tf.equal(tf.io.parse_single_example(record, spec)["object_id"], wanted))
+    return lambda record: tf.reduce_any(tf.equal(object_id(record), wanted))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from tfrecords_tools.manifest import object_count, shard_paths, write_json_atomic
 from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
-from xmodal.data import member
+from xmodal.data import member, object_id
 from xmodal.metrics import evaluate_embeddings
 
 CRITERION = "mean of image->voxel and voxel->image Recall@1"
@@ -36,10 +36,8 @@ def default_count(train_objects: int) -> int:
 
 def object_ids(data: str, manifest: dict, split: str) -> list[str]:
     """The object ids of one split, in record order."""
-    spec = {"object_id": tf.io.FixedLenFeature([], tf.string)}
     records = tf.data.TFRecordDataset([str(p) for p in shard_paths(data, manifest, split)])
-    return [r.decode() for r in records.map(lambda r: tf.io.parse_single_example(r, spec)["object_id"])
-            .as_numpy_iterator()]
+    return [r.decode() for r in records.map(object_id).as_numpy_iterator()]
 
 
 def validation_ids(data: str, manifest: dict, count: int, seed: int) -> tuple[str, ...]:
