@@ -10,7 +10,7 @@ setup(
     version="0.1.0",
     description="Cross-domain deep encoding of 3D voxels and 2D images (TensorFlow 2.21, Keras 3).",
     packages=find_packages(include=["xmodal*", "tfrecords_tools*", "pipelines*"]),
-    package_data={"tfrecords_tools": ["data/*.txt"]},
+    package_data={"tfrecords_tools": ["data/*.txt"], "xmodal": ["weights/*/*"]},
     python_requires=">=3.10",
     install_requires=[
         TENSORFLOW,

@@ -11,6 +11,7 @@ from tfrecords_tools.synth import check_categories, synth_dataset
 
 SEED = 0
 VIEWS = 12
+TEST_FRACTION = ConvertConfig.test_fraction
 
 
 def cache_dir() -> Path:
@@ -34,18 +35,20 @@ def cached_root(objects: int, seed: int, categories: tuple[str, ...]) -> Path:
 
 
 def synthetic_dataset(objects: int, seed: int, voxel_res: int, image_size: int, views: int,
-                      categories: tuple[str, ...] = ("car",)) -> str:
+                      categories: tuple[str, ...] = ("car",), test_fraction: float = TEST_FRACTION) -> str:
     """Path of a converted synthetic dataset of `categories` in the cache, made on first use (resumable)."""
     categories = tuple(categories)
     check_categories(categories)
     root = cached_root(objects, seed, categories)
-    data = root / f"data-r{voxel_res}-s{image_size}-v{views}"
+    split = "" if test_fraction == TEST_FRACTION else f"-t{test_fraction:g}"
+    data = root / f"data-r{voxel_res}-s{image_size}-v{views}{split}"
     if not (data / MANIFEST).is_file():
         print(f"making a synthetic dataset ({objects} objects: {', '.join(categories)}) in {root}")
         if not (root / "meshes" / "metadata.json").is_file():
             synth_dataset(str(root / "meshes"), objects, seed, categories)
         convert(ConvertConfig(meshes=str(root / "meshes"), out=str(data), voxel_res=voxel_res,
-                              image_size=image_size, views=views, workers=os.cpu_count() or 1, seed=seed))
+                              image_size=image_size, views=views, workers=os.cpu_count() or 1, seed=seed,
+                              test_fraction=test_fraction))
     return str(data)
 
 

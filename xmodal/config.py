@@ -40,7 +40,8 @@ class FitConfig:
     validation_objects: int = -1  # training objects held out for validation; -1: a tenth, at most 256; 0: none
     eval_every: int = 500  # steps between validations
     patience: int = 6  # stop after this many validations without improvement (0: never)
-    init: str = ""  # start both encoders from this export or run directory (fine-tuning)
+    init: str = "pretrained"  # start both encoders from: the shipped pretrained ones (xmodal.pretrained), "none"
+    # (from scratch), or an export or run directory (fine-tuning)
     voxel_channels: int = 2  # one-hot (empty, filled) as Table 1, or 1
     precision: str = "float32"
     strategy: str = "mirrored"  # or multi_worker (a cluster described by TF_CONFIG)

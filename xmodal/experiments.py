@@ -1,4 +1,4 @@
-"""`python -m xmodal.experiments architectures|losses|ablation [--quick]`: experiments on the built-in data.
+"""`python -m xmodal.experiments architectures|losses|ablation|pretrain [--quick]`: experiments on the built-in data.
 
 - architectures: the report's Figure 4 at CPU scale: the four candidates trained with equation
   (1) (Adam default, margin 1, 24 triplets per batch), train loss every step and the loss of one
@@ -8,6 +8,9 @@
 - ablation: the training recipe of issue-sized data, each change alone on top of the recipe before it
   (BEFORE), all four together, and the defaults, on two datasets: the built-in cars and a second set
   of several categories, another seed and size, that the defaults were not chosen on.
+- pretrain: remakes the encoders `fit` starts from (xmodal.pretrained): RECIPE's built-in objects of
+  every category, trained from scratch (resumed when its run exists), the best weights published
+  into --weights (the shipped folder of the preset by default).
 --quick runs a tiny version (the tests use it; the ablation's runs before and with all the changes only).
 """
 import argparse
@@ -24,9 +27,12 @@ import tensorflow as tf
 
 from tfrecords_tools.atomic import atomic_file, write_text_atomic
 from tfrecords_tools.errors import add_verbose_flag, run_cli
+from tfrecords_tools.synth import CATEGORIES
 from xmodal.builtin_data import synthetic_dataset
 from xmodal.config import FitConfig
 from xmodal.fit import fit
+from xmodal.models import preset
+from xmodal.pretrained import QUICK as QUICK_PRETRAINING, RECIPE, WEIGHTS, Recipe, publish
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +49,8 @@ class Scale:
     categories: tuple[str, ...] = ("car",)
 
     def fit_config(self, **fields) -> FitConfig:
-        """A FitConfig with this scale's batch sizes."""
-        return FitConfig(batch_size=self.batch_size, objects_per_batch=self.objects_per_batch, **fields)
+        """A FitConfig with this scale's batch sizes, trained from scratch."""
+        return FitConfig(batch_size=self.batch_size, objects_per_batch=self.objects_per_batch, init="none", **fields)
 
 
 FULL = Scale(objects=640, views=12, steps=1500, loss_steps=3000)
@@ -56,7 +62,7 @@ QUICK_ABLATION = dict(objects_per_batch=4, views_per_object=2, validation_object
 DEFAULTS = FitConfig()
 BEFORE = dict(preset="small", objects_per_batch=16, views_per_object=3, learning_rate=1e-3, warmup_steps=0,
               decay_steps=0, weight_decay=0.0, dropout=0.0, learn_temperature=False, crop=1.0, color_jitter=0.0,
-              mirror=False, validation_objects=0)  # the recipe of xmodal 0.1 (docs/results.md before the ablation)
+              mirror=False, validation_objects=0, init="none")  # the recipe of xmodal 0.1 (docs/results.md before the ablation)
 CHANGES = (  # (label, the settings that make the change)
     ("validation: best checkpoint, early stopping", dict(validation_objects=-1, eval_every=500, patience=6)),
     ("augmentation: crops, colour jitter, mirroring", dict(crop=0.7, color_jitter=0.3, mirror=True)),
@@ -170,7 +176,7 @@ def ablation_runs(steps: int) -> list[tuple[str, dict]]:
     runs = [("before (xmodal 0.1)", BEFORE)]
     runs += [(f"+ {label}", {**BEFORE, **fields}) for label, fields in CHANGES]
     runs += [("all four changes", {**BEFORE, **{k: v for _, fields in CHANGES for k, v in fields.items()}}),
-             ("the defaults (validation, learned temperature)", {})]
+             ("the defaults (validation, learned temperature, pretrained encoders)", {})]
     return [(label, {**fields, "steps": steps, "checkpoint_every": steps,
                      "decay_steps": steps if fields.get("decay_steps") == -1 else fields.get("decay_steps", 0)})
             for label, fields in runs]
@@ -215,16 +221,31 @@ def ablation(scales: tuple[Scale, Scale], runs: list[tuple[str, dict]], out: Pat
     print("\n".join(lines))
 
 
+def pretrain(recipe: Recipe, work: Path, weights: Path, preset_name: str) -> None:
+    """Make the pretraining data, train from scratch (or resume), and publish the best encoders into `weights`."""
+    p = preset(preset_name)
+    data = synthetic_dataset(recipe.objects, recipe.seed, p.voxel_res, p.image_size, recipe.views, CATEGORIES,
+                             recipe.test_fraction)
+    cfg = recipe.fit_config(data, work / "pretrain", preset_name)
+    result = fit(dataclasses.replace(cfg, resume=tf.train.latest_checkpoint(cfg.run_dir + "/checkpoints") is not None))
+    publish(Path(result["export"]), weights, recipe, preset_name, result["exported"], result.get("metrics", {}))
+    print(f"pretrained encoders: {weights}")
+
+
 def main() -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(prog="python -m xmodal.experiments", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("experiment", choices=("architectures", "losses", "ablation"))
+    parser.add_argument("experiment", choices=("architectures", "losses", "ablation", "pretrain"))
     parser.add_argument("--quick", action="store_true", help="a tiny version (seconds, not minutes)")
     parser.add_argument("--out", default="docs/results", help="folder for the CSV, PNG and markdown (default docs/results)")
     parser.add_argument("--work", default="runs/experiments", help="folder for the runs (default runs/experiments)")
     parser.add_argument("--preset", default="small", help="architecture of the losses experiment (default small)")
-    parser.add_argument("--steps", type=int, default=DEFAULTS.steps, help="steps of each ablation run (default: fit's)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"steps of each ablation run (default: fit's, {DEFAULTS.steps}) or of pretraining "
+                             f"(default {RECIPE.steps})")
+    parser.add_argument("--weights", default="", help="where pretrain publishes the encoders "
+                        "(default: the shipped folder of the preset)")
     add_verbose_flag(parser)
     args = parser.parse_args()
     scale = QUICK if args.quick else FULL
@@ -234,8 +255,11 @@ def main() -> None:
         architectures(scale, out, work)
     elif args.experiment == "losses":
         losses(scale, out, work, args.preset)
+    elif args.experiment == "pretrain":
+        recipe = QUICK_PRETRAINING if args.quick else dataclasses.replace(RECIPE, steps=args.steps or RECIPE.steps)
+        pretrain(recipe, work, Path(args.weights) if args.weights else WEIGHTS / args.preset, args.preset)
     else:
-        runs = ablation_runs(20 if args.quick else args.steps)
+        runs = ablation_runs(20 if args.quick else args.steps or DEFAULTS.steps)
         ablation((scale, UNSEEN_QUICK if args.quick else UNSEEN), [runs[0], runs[-1]] if args.quick else runs, out,
                  work, QUICK_ABLATION if args.quick else {})
 

@@ -2,10 +2,11 @@
 
 The loss is InfoNCE on P x K batches by default (docs/results.md); `--loss triplet` trains the
 report's equation (1) on its triplets. With no --data it trains the `small` preset on the built-in
-synthetic cars (made once and cached). A tenth of the training objects (at most 256) is held out
-for validation: every --eval-every steps cross-modal retrieval on them is logged, the best weights
-are kept, the run stops after --patience validations without improvement, and the best weights
-are exported. The run directory holds config.json, TensorBoard logs (logs/train, logs/test,
+synthetic cars (made once and cached). Both encoders start from the shipped pretrained ones (trained
+on 27000 built-in objects of 9 categories; --init none trains from scratch). A tenth of the
+training objects (at most 256) is held out for validation: at the start and every --eval-every
+steps cross-modal retrieval on them is logged, the best weights are kept, the run stops after
+--patience validations without improvement, and the best weights are exported. The run directory holds config.json, TensorBoard logs (logs/train, logs/test,
 logs/validation, and the embedding projector in logs/projector) and checkpoints; --resume
 continues from the newest checkpoint with a finite loss and finite weights, with the same step and
 optimizer state (optimiser and schedule settings, such as the learning rate, may change).
@@ -42,6 +43,7 @@ from xmodal.losses import LOSSES
 from xmodal.metrics import table
 from xmodal.models import PRESETS, XModal, build_encoders, preset
 from xmodal.optimizers import adam_w, learning_rate
+from xmodal.pretrained import init_source
 from xmodal.projector import gather, write_projector
 from xmodal.validation import Validation, embedder, read_history, restore_best, validation_ids, validation_objects
 from xmodal.warm_start import warm_start
@@ -101,7 +103,10 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
                         help=f"steps between validations (default {defaults.eval_every})")
     parser.add_argument("--patience", type=non_negative_int, default=defaults.patience,
                         help=f"stop after this many validations without improvement, 0 = never (default {defaults.patience})")
-    parser.add_argument("--init", default="", help="start both encoders from this export or run directory (same preset)")
+    parser.add_argument("--init", default=defaults.init,
+                        help="start both encoders from: pretrained (the shipped encoders of the preset, where there "
+                             "are any), none (from scratch), or an export or run directory of the same preset "
+                             f"(default {defaults.init})")
     parser.add_argument("--voxel-channels", type=int, choices=(1, 2), default=defaults.voxel_channels,
                         help="2: one-hot (empty, filled) as Table 1; 1: occupancy")
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision, help="Keras dtype policy")
@@ -263,8 +268,8 @@ def starting_model(cfg: FitConfig, strategy: tf.distribute.Strategy, run: Path,
         manager = tf.train.CheckpointManager(checkpoint, str(run / "checkpoints"), max_to_keep=3)
         if cfg.resume:  # every worker reads the chief's checkpoints
             resume(cfg, checkpoint, model.optimizer, chief)
-        elif cfg.init:
-            warm_start(model.voxel_encoder, model.image_encoder, cfg.init, stored_model)
+        elif source := init_source(cfg.init, cfg.preset):
+            warm_start(model.voxel_encoder, model.image_encoder, source, stored_model)
         best = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(run / "best"), max_to_keep=1)
     return model, manager, best
 

@@ -116,7 +116,8 @@ def summary(metrics: dict) -> dict:
 
 
 class Validation(keras.callbacks.Callback):
-    """Validates every `every` steps and at the end; keeps the best weights; stops after `patience` misses."""
+    """Validates at the start, every `every` steps and at the end; keeps the best weights; stops after `patience`
+    misses. Validating the starting weights means a fine-tuned run never exports worse weights than it began with."""
 
     def __init__(self, run: Path, evaluate: Callable[[], dict], every: int, patience: int, history: History,
                  best: tf.train.CheckpointManager):
@@ -141,6 +142,9 @@ class Validation(keras.callbacks.Callback):
         write_json_atomic(self.run / STATE, {"criterion": CRITERION, "history": self.history.entries})
         print(f"\nvalidation at step {step}: {CRITERION} {entry['score']:.3f} "
               f"(best {self.history.best['score']:.3f} at step {self.history.best['step']})")
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.validate(int(self.model.optimizer.iterations.numpy()))
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         step = int(self.model.optimizer.iterations.numpy())

@@ -31,7 +31,8 @@ def source_weights(path: str, build) -> list[list[np.ndarray]]:
         raise UserError(f"--init {path}: no such directory")
     if (root / "config.json").is_file():
         return run_weights(root, build)
-    version = resolve_model(path)  # an export: a version, or the newest version of a base
+    # the shipped pretrained encoders, or an export: a version, or the newest version of a base
+    version = root if all((root / name).is_file() for name in ENCODERS) else resolve_model(path)
     if not all((version / name).is_file() for name in ENCODERS):
         raise UserError(f"--init {path}: neither an export (with {' and '.join(ENCODERS)}) nor a run directory")
     return [keras.saving.load_model(version / name, compile=False, safe_mode=True).get_weights() for name in ENCODERS]
@@ -43,5 +44,5 @@ def warm_start(voxels: keras.Model, images: keras.Model, path: str, build) -> No
         shapes = [w.shape for w in encoder.get_weights()]
         if [w.shape for w in weights] != shapes:
             raise UserError(f"--init {path}: its {encoder.name} has other layers than this run's preset "
-                            f"(weights {[tuple(w.shape) for w in weights][:4]}... vs {shapes[:4]}...)")
+                            f"(weights {[tuple(w.shape) for w in weights][:4]}... vs {shapes[:4]}...); --init none trains from scratch")
         encoder.set_weights(weights)

@@ -42,6 +42,25 @@ def test_best_checkpoint_and_early_stopping_follow_a_scripted_metric_sequence(tm
     assert read_history(tmp_path, 30).best["step"] == 20 and read_history(tmp_path, 30).since_best == 1
 
 
+def test_the_starting_weights_are_validated_and_exported_when_training_only_worsens_them(tmp_path):
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    model.layers[0].kernel.assign([[-1.0]])  # the weights a fine-tuned run starts from
+    scores = iter([0.5, 0.2, 0.1, 0.3])  # the starting weights validate best
+    best = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(tmp_path / "best"), max_to_keep=1)
+    callback = Validation(tmp_path, lambda: scripted(next(scores)), every=10, patience=3, history=History([]), best=best)
+    callback.set_model(model)
+    callback.on_train_begin()
+    for step in range(1, 31):
+        model.optimizer.iterations.assign(step)
+        model.layers[0].kernel.assign([[float(step)]])
+        callback.on_train_batch_end(step)
+    assert model.stop_training and [e["step"] for e in callback.history.entries] == [0, 10, 20, 30]
+    assert restore_best(model, best, tmp_path, 30)["step"] == 0
+    assert float(model.layers[0].kernel.numpy()[0, 0]) == -1.0
+
+
 def test_patience_zero_never_stops(tmp_path):
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")

@@ -1,0 +1,63 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+
+from tfrecords_tools.synth import CATEGORIES
+from xmodal.config import FitConfig
+from xmodal.fit import compiled_model, mirrored_strategy, starting_model, stored_model
+from xmodal.pretrained import ABOUT, RECIPE, WEIGHTS, init_source, shipped
+from xmodal.warm_start import ENCODERS, warm_start
+
+
+def random_inputs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(3 voxel grids (3, 32, 32, 32), 3 images (3, 64, 64, 3)) at the `small` resolutions."""
+    rng = np.random.default_rng(seed)
+    return (rng.random((3, 32, 32, 32)) < 0.3).astype(np.uint8), rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+
+
+def test_init_source_names_what_fit_starts_from(capsys):
+    assert init_source("none", "small") == "" and init_source("", "small") == ""
+    assert init_source("runs/other", "small") == "runs/other"
+    assert init_source("pretrained", "small") == str(WEIGHTS / "small")
+    assert "starting from the pretrained small encoders (27000 built-in objects" in capsys.readouterr().out
+    assert shipped("paper") is None and init_source("pretrained", "paper") == ""
+    assert "no pretrained encoders ship for preset paper: training from scratch" in capsys.readouterr().out
+
+
+def test_the_shipped_encoders_describe_their_recipe_and_load_in_safe_mode():
+    about = json.loads((WEIGHTS / "small" / ABOUT).read_text())
+    assert about["preset"] == "small" and about["objects"] == RECIPE.objects and about["categories"] == list(CATEGORIES)
+    assert about["recipe"]["steps"] == RECIPE.steps and about["exported"]["step"] > 0
+    for name in ENCODERS:
+        keras.saving.load_model(WEIGHTS / "small" / name, compile=False, safe_mode=True)
+
+
+def test_a_default_run_starts_from_the_shipped_encoders(tmp_path):
+    assert FitConfig().init == "pretrained"
+    model, _, _ = starting_model(FitConfig(out=str(tmp_path / "run")), mirrored_strategy(["/cpu:0"]), tmp_path, True)
+    grids, pictures = random_inputs()
+    voxels, images = (keras.saving.load_model(WEIGHTS / "small" / name, safe_mode=True) for name in ENCODERS)
+    np.testing.assert_allclose(model.voxel_encoder(grids).numpy(), voxels(grids).numpy(), atol=1e-5)
+    np.testing.assert_allclose(model.image_encoder(pictures).numpy(), images(pictures).numpy(), atol=1e-5)
+    scratch = compiled_model(FitConfig(init="none"))
+    assert not np.allclose(scratch.voxel_encoder(grids).numpy(), voxels(grids).numpy(), atol=1e-3)
+
+
+def test_pretrain_quick_publishes_encoders_a_run_can_start_from(tmp_path):
+    weights = tmp_path / "weights"
+    done = subprocess.run([sys.executable, "-m", "xmodal.experiments", "pretrain", "--quick", "--work",
+                           str(tmp_path / "work"), "--weights", str(weights)], capture_output=True, text=True,
+                          env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in weights.iterdir()) == sorted([ABOUT, *ENCODERS])
+    about = json.loads((weights / ABOUT).read_text())
+    assert about["recipe"]["objects"] == 18 and about["categories"] == list(CATEGORIES)
+    model = compiled_model(FitConfig())
+    warm_start(model.voxel_encoder, model.image_encoder, str(weights), stored_model)
+    grids, _ = random_inputs(1)
+    source = keras.saving.load_model(weights / ENCODERS[0], safe_mode=True)
+    np.testing.assert_allclose(model.voxel_encoder(grids).numpy(), source(grids).numpy(), atol=1e-5)
