@@ -45,7 +45,7 @@ def encoder_weights(export: str) -> list[np.ndarray]:
 def test_cli_trains_logs_checkpoints_and_exports(tiny_data, tmp_path):
     run, export = tmp_path / "run", tmp_path / "sm"
     done = subprocess.run([sys.executable, "-m", "xmodal.fit", "--data", tiny_data, "--preset", "small", "--steps", "40",
-                           "--loss", "triplet", "--batch-size", "4", "--out", str(run), "--export", str(export)],
+                           "--loss", "triplet", "--batch-size", "4", "--init", "none", "--out", str(run), "--export", str(export)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((run / "config.json").read_text())["steps"] == 40
@@ -154,8 +154,8 @@ def test_validation_logs_keeps_the_best_and_longer_training_never_exports_worse(
     long = validated_fit(tiny_data, tmp_path, "long", 30)
     resumed = validated_fit(tiny_data, tmp_path, "short", 30, resume=True)
     history = [json.loads((tmp_path / n / "validation.json").read_text())["history"] for n in ("short", "long")]
-    assert [e["step"] for e in history[1]] == [5, 10, 15, 20, 25, 30]
-    assert history[1][:3] == history[0][:3] == json.loads((tmp_path / "short" / "validation.json").read_text())["history"][:3]
+    assert [e["step"] for e in history[1]] == [0, 5, 10, 15, 20, 25, 30]  # the starting weights first
+    assert history[1][:4] == history[0][:4] == json.loads((tmp_path / "short" / "validation.json").read_text())["history"][:4]
     assert history[0] == history[1]  # the resumed short run repeats the long one
     assert long["exported"]["score"] >= short["exported"]["score"]
     assert long["exported"]["score"] == max(e["score"] for e in history[1])

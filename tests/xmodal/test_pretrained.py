@@ -5,7 +5,9 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 
+from tfrecords_tools.errors import UserError
 from tfrecords_tools.synth import CATEGORIES
 from xmodal.config import FitConfig
 from xmodal.fit import compiled_model, mirrored_strategy, starting_model, stored_model
@@ -61,3 +63,9 @@ def test_pretrain_quick_publishes_encoders_a_run_can_start_from(tmp_path):
     grids, _ = random_inputs(1)
     source = keras.saving.load_model(weights / ENCODERS[0], safe_mode=True)
     np.testing.assert_allclose(model.voxel_encoder(grids).numpy(), source(grids).numpy(), atol=1e-5)
+
+
+def test_shipped_encoders_that_do_not_fit_the_run_are_one_line_naming_init_none():
+    model = compiled_model(FitConfig(voxel_channels=1))
+    with pytest.raises(UserError, match="its voxel_encoder has other layers than this run's preset .*--init none"):
+        warm_start(model.voxel_encoder, model.image_encoder, init_source("pretrained", "small"), stored_model)
