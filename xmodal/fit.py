@@ -6,8 +6,9 @@ synthetic cars (made once and cached). Both encoders start from the shipped pret
 on 27000 built-in objects of 9 categories; --init none trains from scratch). A tenth of the
 training objects (at most 256) is held out for validation: at the start and every --eval-every
 steps cross-modal retrieval on them is logged, the best weights are kept, the run stops after
---patience validations without improvement, and the best weights are exported. The run directory holds config.json, TensorBoard logs (logs/train, logs/test,
-logs/validation, and the embedding projector in logs/projector) and checkpoints; --resume
+--patience validations without improvement, and the best weights are exported. The run directory
+holds config.json, TensorBoard logs (logs/train, logs/test, logs/validation, and the embedding
+projector in logs/projector) and checkpoints; --resume
 continues from the newest checkpoint with a finite loss and finite weights, with the same step and
 optimizer state (optimiser and schedule settings, such as the learning rate, may change).
 """

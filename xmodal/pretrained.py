@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from tfrecords_tools.atomic import temporary_name
+from tfrecords_tools.errors import UserError
 from tfrecords_tools.manifest import write_json_atomic
 from tfrecords_tools.synth import CATEGORIES
 from xmodal.config import FitConfig
@@ -69,7 +70,10 @@ def init_source(init: str, preset_name: str) -> str:
 
 
 def publish(export: Path, out: Path, recipe: Recipe, preset_name: str, exported: dict, test: dict) -> Path:
-    """Copy an export's encoders and their description into `out`, replacing what was there at once."""
+    """Copy an export's encoders and their description into `out`, replacing encoders published there before;
+    a UserError when `out` holds anything else."""
+    if out.exists() and not (out / ABOUT).is_file():
+        raise UserError(f"--weights {out}: the folder exists and holds no published encoders; choose another")
     staging = temporary_name(out)
     staging.mkdir(parents=True)
     for name in ENCODERS:
@@ -80,5 +84,3 @@ def publish(export: Path, out: Path, recipe: Recipe, preset_name: str, exported:
         shutil.rmtree(out)
     staging.rename(out)
     return out
-if __name__ == "__main__":
-    run_cli(main)

@@ -11,7 +11,7 @@ from tfrecords_tools.errors import UserError
 from tfrecords_tools.synth import CATEGORIES
 from xmodal.config import FitConfig
 from xmodal.fit import compiled_model, mirrored_strategy, starting_model, stored_model
-from xmodal.pretrained import ABOUT, RECIPE, WEIGHTS, init_source, shipped
+from xmodal.pretrained import ABOUT, RECIPE, WEIGHTS, init_source, publish, shipped
 from xmodal.warm_start import ENCODERS, warm_start
 
 
@@ -69,3 +69,11 @@ def test_shipped_encoders_that_do_not_fit_the_run_are_one_line_naming_init_none(
     model = compiled_model(FitConfig(voxel_channels=1))
     with pytest.raises(UserError, match="its voxel_encoder has other layers than this run's preset .*--init none"):
         warm_start(model.voxel_encoder, model.image_encoder, init_source("pretrained", "small"), stored_model)
+
+
+def test_publish_refuses_a_folder_holding_anything_else_and_deletes_nothing(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="holds no published encoders"):
+        publish(tmp_path / "export", tmp_path / "mine", RECIPE, "small", {}, {})
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
