@@ -1,10 +1,13 @@
 """Ctrl-C and `kill -9` of a real `convert --workers 2`: it stops within seconds and its workers never outlive it."""
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -16,6 +19,7 @@ from tfrecords_tools.synth import synth_dataset
 
 FLAGS = ["--voxel-res", "32", "--image-size", "64", "--views", "4", "--workers", "2", "--seed", "3"]  # conftest TINY
 INTERRUPTED = "interrupted: finished work is kept; rerun the same command to resume"
+MANY = 240  # about 2 s of conversion on 2 quiet cores: the interrupt comes when the first objects are done
 
 
 def start_convert(meshes: str, out: Path) -> subprocess.Popen:
@@ -56,10 +60,32 @@ def workers_started(process: subprocess.Popen) -> list[int]:
     raise AssertionError(f"the workers did not start: {process.communicate()[1][-2000:]}")
 
 
-def interrupt(process: subprocess.Popen, delay: float) -> None:
-    """Ctrl-C to the process group `delay` seconds after the workers started; it must exit 130 within seconds."""
+class Stderr:
+    """A process's standard error as it arrives, read by a thread of its own."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.text = ""
+        self.thread = threading.Thread(target=self.read, args=(process.stderr,), daemon=True)
+        self.thread.start()
+
+    def read(self, stream) -> None:
+        for char in iter(lambda: stream.read(1), ""):
+            self.text += char
+
+
+def converted(stderr: str) -> int:
+    """Objects done, by the newest progress line of `convert` (0 before the first)."""
+    counts = re.findall(r"\| *(\d+)/\d+ \[", stderr)
+    return int(counts[-1]) if counts else 0
+
+
+def interrupt(process: subprocess.Popen, ready: Callable[[str], bool]) -> None:
+    """Ctrl-C to the process group once the workers run and `ready(stderr so far)`; it must exit 130 within seconds."""
     workers_started(process)
-    time.sleep(delay)
+    stderr = Stderr(process)
+    deadline = time.time() + 120
+    while not ready(stderr.text) and process.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
     sent = time.time()
     os.killpg(process.pid, signal.SIGINT)
     try:
@@ -67,21 +93,21 @@ def interrupt(process: subprocess.Popen, delay: float) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         raise AssertionError("convert hung after Ctrl-C") from None
-    stderr = process.stderr.read()
-    assert process.returncode == 130, stderr[-2000:]
+    stderr.thread.join(timeout=10)
+    assert process.returncode == 130, stderr.text[-2000:]
     assert time.time() - sent < 15  # mostly the interpreter's own exit with TensorFlow loaded
-    assert stderr.rstrip().endswith(INTERRUPTED) and "Traceback" not in stderr and "Error" not in stderr
+    assert stderr.text.rstrip().endswith(INTERRUPTED) and "Traceback" not in stderr.text and "Error" not in stderr.text
 
 
 def test_ctrl_c_while_the_workers_start_exits_130_with_one_line(tiny_meshes, tmp_path):
-    interrupt(start_convert(tiny_meshes, tmp_path / "out"), 0.0)
+    interrupt(start_convert(tiny_meshes, tmp_path / "out"), lambda stderr: True)
 
 
 @pytest.fixture(scope="module")
 def many_meshes(tmp_path_factory) -> tuple[str, str]:
-    """(120 cars, their uninterrupted conversion): enough work that a Ctrl-C after 2 s lands mid-conversion."""
+    """(MANY cars, their uninterrupted conversion): enough work to interrupt mid-conversion."""
     root = tmp_path_factory.mktemp("many")
-    synth_dataset(str(root / "meshes"), 120, seed=1)
+    synth_dataset(str(root / "meshes"), MANY, seed=1)
     convert(ConvertConfig(meshes=str(root / "meshes"), out=str(root / "data"), **TINY))
     return str(root / "meshes"), str(root / "data")
 
@@ -89,7 +115,7 @@ def many_meshes(tmp_path_factory) -> tuple[str, str]:
 def test_ctrl_c_while_converting_exits_130_and_a_rerun_gives_the_uninterrupted_shards(many_meshes, tmp_path):
     meshes, uninterrupted = many_meshes
     out = tmp_path / "out"
-    interrupt(start_convert(meshes, out), 2.0)
+    interrupt(start_convert(meshes, out), lambda stderr: converted(stderr) > 0)  # some shards' work done, most not
     done = subprocess.run([sys.executable, "-m", "tfrecords_tools", "convert", "--meshes", meshes, "--out",
                            str(out), *FLAGS], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
