@@ -30,7 +30,7 @@ from tfrecords_tools.errors import add_verbose_flag, run_cli
 from tfrecords_tools.synth import CATEGORIES
 from xmodal.builtin_data import synthetic_dataset
 from xmodal.config import FitConfig
-from xmodal.fit import fit
+from xmodal.fit import checkpoint_dir, fit
 from xmodal.models import preset
 from xmodal.pretrained import QUICK as QUICK_PRETRAINING, RECIPE, WEIGHTS, Recipe, publish
 
@@ -227,7 +227,7 @@ def pretrain(recipe: Recipe, work: Path, weights: Path, preset_name: str) -> Non
     data = synthetic_dataset(recipe.objects, recipe.seed, p.voxel_res, p.image_size, recipe.views, CATEGORIES,
                              recipe.test_fraction)
     cfg = recipe.fit_config(data, work / "pretrain", preset_name)
-    result = fit(dataclasses.replace(cfg, resume=tf.train.latest_checkpoint(cfg.run_dir + "/checkpoints") is not None))
+    result = fit(dataclasses.replace(cfg, resume=tf.train.latest_checkpoint(checkpoint_dir(cfg)) is not None))
     publish(Path(result["export"]), weights, recipe, preset_name, result["exported"], result.get("metrics", {}))
     print(f"pretrained encoders: {weights}")
 

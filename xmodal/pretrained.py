@@ -15,7 +15,7 @@ from tfrecords_tools.errors import UserError
 from tfrecords_tools.manifest import write_json_atomic
 from tfrecords_tools.synth import CATEGORIES
 from xmodal.config import FitConfig
-from xmodal.warm_start import ENCODERS
+from xmodal.warm_start import ENCODERS, holds_encoders
 
 WEIGHTS = Path(__file__).parent / "weights"  # <preset>/{voxel,image}_encoder.keras and pretrained.json
 ABOUT = "pretrained.json"
@@ -52,7 +52,7 @@ QUICK = Recipe(objects=18, views=2, test_fraction=0.2, steps=4, objects_per_batc
 def shipped(preset_name: str) -> Path | None:
     """The folder of the shipped encoders of a preset, or None."""
     folder = WEIGHTS / preset_name
-    return folder if all((folder / name).is_file() for name in ENCODERS) else None
+    return folder if holds_encoders(folder) else None
 
 
 def init_source(init: str, preset_name: str) -> str:

@@ -12,6 +12,11 @@ from xmodal.versions import resolve_model
 ENCODERS = ("voxel_encoder.keras", "image_encoder.keras")
 
 
+def holds_encoders(folder: Path) -> bool:
+    """Whether a folder holds both encoders as `.keras` files (an export version, or shipped encoders)."""
+    return all((folder / name).is_file() for name in ENCODERS)
+
+
 def run_weights(run: Path, build) -> list[list[np.ndarray]]:
     """[voxel weights, image weights] of a run directory: its best validated checkpoint, else its latest."""
     stored = json.loads((run / "config.json").read_text())
@@ -32,8 +37,8 @@ def source_weights(path: str, build) -> list[list[np.ndarray]]:
     if (root / "config.json").is_file():
         return run_weights(root, build)
     # the shipped pretrained encoders, or an export: a version, or the newest version of a base
-    version = root if all((root / name).is_file() for name in ENCODERS) else resolve_model(path)
-    if not all((version / name).is_file() for name in ENCODERS):
+    version = root if holds_encoders(root) else resolve_model(path)
+    if not holds_encoders(version):
         raise UserError(f"--init {path}: neither an export (with {' and '.join(ENCODERS)}) nor a run directory")
     return [keras.saving.load_model(version / name, compile=False, safe_mode=True).get_weights() for name in ENCODERS]
 
