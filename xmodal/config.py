@@ -13,8 +13,8 @@ class FitConfig:
     """Settings of `python -m xmodal.fit`."""
 
     data: str = ""  # converted dataset; empty: the built-in synthetic cars, made once and cached
-    preset: str = "small"
-    steps: int = 6000
+    preset: str = "small-hd"  # the best measured with its shipped pretrained encoders (docs/results.md)
+    steps: int = 4000  # an upper bound: validation keeps the best weights and stops early
     batch_size: int = 24  # triplets per global mini-batch, as the report
     out: str = ""  # run directory; empty: runs/<preset>
     export: str = ""  # export base, a numbered version per run; empty: saved_models/<run name>
@@ -37,6 +37,7 @@ class FitConfig:
     crop: float = 1.0  # augmentation: smallest crop side of the renders (1: no crops)
     color_jitter: float = 0.0  # augmentation: colour jitter strength (0: none)
     mirror: bool = False  # augmentation: mirror objects (voxels and all their views) left-right
+    same_category: bool = False  # P x K batches of one category each (harder negatives)
     validation_objects: int = -1  # training objects held out for validation; -1: a tenth, at most 256; 0: none
     eval_every: int = 500  # steps between validations
     patience: int = 6  # stop after this many validations without improvement (0: never)

@@ -4,14 +4,16 @@ Each epoch reads the shards in a random order and shuffles records within blocks
 `shuffle_buffer`; a batch holds distinct objects. Every random choice is a stateless function of
 (seed, epoch) or (seed, step), so a stream is deterministic for a seed, and a resumed run
 (`start_step`) sees exactly the batches an uninterrupted one would, however many iterators Keras
-opens on the dataset. Training streams may leave out objects (`exclude`: the validation objects)
-and augment each batch (`xmodal.augment`, seeded by the same (seed, step)).
+opens on the dataset. Training streams may leave out objects (`exclude`: the validation objects),
+draw each batch from one category (`same_category`: harder negatives) and augment each batch
+(`xmodal.augment`, seeded by the same (seed, step)).
 
 - `triplets`: object i gives the anchor voxels and a random view as the positive; a random view
   of object i+1 of the same batch (another object) is its negative (the report's triplets).
 - `object_views`: P objects, each with its voxels and K distinct random views, for the losses
   that compare every pair of the batch.
 """
+import collections
 import dataclasses
 from typing import Callable
 
@@ -29,10 +31,34 @@ def object_id(record: tf.Tensor) -> tf.Tensor:
     return tf.io.parse_single_example(record, {"object_id": tf.io.FixedLenFeature([], tf.string)})["object_id"]
 
 
+def category_key(record: tf.Tensor) -> tf.Tensor:
+    """An int64 key of the category of one serialized record, parsed alone."""
+    category = tf.io.parse_single_example(record, {"category": tf.io.FixedLenFeature([], tf.string)})["category"]
+    return tf.strings.to_hash_bucket_fast(category, 1 << 40)
+
+
 def member(ids: tuple[str, ...]) -> Callable[[tf.Tensor], tf.Tensor]:
     """A predicate on serialized records: whether the record's object_id is one of `ids`."""
     wanted = tf.constant(ids, tf.string)
     return lambda record: tf.reduce_any(tf.equal(object_id(record), wanted))
+
+
+def category_counts(files: list[str], exclude: tuple[str, ...]) -> collections.Counter:
+    """Objects per category (bytes) in the record files, leaving out the `exclude` object ids."""
+    spec = {name: tf.io.FixedLenFeature([], tf.string) for name in ("object_id", "category")}
+    parsed = tf.data.TFRecordDataset(files).batch(1024).map(lambda records: tf.io.parse_example(records, spec))
+    left_out = {i.encode() for i in exclude}
+    return collections.Counter(category for batch in parsed.as_numpy_iterator()
+                               for object_id, category in zip(batch["object_id"], batch["category"])
+                               if object_id not in left_out)
+
+
+def grouped(records: tf.data.Dataset, objects: int, same_category: bool) -> tf.data.Dataset:
+    """Batches of `objects` records in their order, of one category each if asked; remainders are dropped."""
+    if not same_category:
+        return records.batch(objects, drop_remainder=True)
+    return records.group_by_window(category_key, lambda _, group: group.batch(objects, drop_remainder=True),
+                                   window_size=objects)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +70,7 @@ class Stream:
     shuffle_buffer: int = 256
     exclude: tuple[str, ...] = ()  # object ids left out (the validation objects)
     augmentation: Augmentation = Augmentation()
+    same_category: bool = False  # each batch of one category (harder negatives); smaller categories drop out
 
 
 def object_batches(data_dir: str, split: str, objects: int, voxel_res: int, image_size: int, stream: Stream,
@@ -55,6 +82,9 @@ def object_batches(data_dir: str, split: str, objects: int, voxel_res: int, imag
         raise UserError(f"split {split!r} of {data_dir} has {count} objects; a batch needs {max(objects, 2)} "
                         "distinct objects: use smaller batches or convert more objects")
     files = [str(p) for p in shard_paths(data_dir, manifest, split)]
+    if stream.same_category and max(category_counts(files, stream.exclude).values(), default=0) < objects:
+        raise UserError(f"--same-category: no category of split {split!r} of {data_dir} has the {objects} objects "
+                        "of a batch: use smaller batches or train without --same-category")
     spec, views = parse_spec(manifest["views"]), manifest["views"]
     seed, shuffle_buffer = tf.constant(stream.seed, tf.int64), stream.shuffle_buffer
 
@@ -67,12 +97,12 @@ def object_batches(data_dir: str, split: str, objects: int, voxel_res: int, imag
         if stream.exclude:
             excluded = member(stream.exclude)
             records = records.filter(lambda record: ~excluded(record))
-        return (records
-                .batch(shuffle_buffer).enumerate()  # shuffle within blocks of `shuffle_buffer` records
-                .map(lambda block, records: tf.random.experimental.stateless_shuffle(
-                    records, seed=tf.stack([index * 1_000_003 + block, seed])))
-                .unbatch()
-                .batch(objects, drop_remainder=True))  # batches never straddle epochs: distinct objects
+        shuffled = (records
+                    .batch(shuffle_buffer).enumerate()  # shuffle within blocks of `shuffle_buffer` records
+                    .map(lambda block, records: tf.random.experimental.stateless_shuffle(
+                        records, seed=tf.stack([index * 1_000_003 + block, seed])))
+                    .unbatch())
+        return grouped(shuffled, objects, stream.same_category)  # never straddling epochs: distinct objects
 
     def parse(step: tf.Tensor, serialized: tf.Tensor) -> dict:
         step_seed = tf.stack([seed, step])

@@ -8,7 +8,7 @@
 - ablation: the training recipe of issue-sized data, each change alone on top of the recipe before it
   (BEFORE), all four together, and the defaults, on two datasets: the built-in cars and a second set
   of several categories, another seed and size, that the defaults were not chosen on.
-- pretrain: remakes the encoders `fit` starts from (xmodal.pretrained): RECIPE's built-in objects of
+- pretrain: remakes the encoders `fit` starts from (xmodal.pretrained): the preset's recipe of built-in objects of
   every category, trained from scratch (resumed when its run exists), the best weights published
   into --weights (the shipped folder of the preset by default).
 --quick runs a tiny version (the tests use it; the ablation's runs before and with all the changes only).
@@ -32,7 +32,7 @@ from xmodal.builtin_data import synthetic_dataset
 from xmodal.config import FitConfig
 from xmodal.fit import checkpoint_dir, fit
 from xmodal.models import preset
-from xmodal.pretrained import QUICK as QUICK_PRETRAINING, RECIPE, WEIGHTS, Recipe, publish
+from xmodal.pretrained import QUICK as QUICK_PRETRAINING, WEIGHTS, Recipe, publish, recipe as pretraining_recipe
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,8 +226,8 @@ def pretrain(recipe: Recipe, work: Path, weights: Path, preset_name: str) -> Non
     p = preset(preset_name)
     data = synthetic_dataset(recipe.objects, recipe.seed, p.voxel_res, p.image_size, recipe.views, CATEGORIES,
                              recipe.test_fraction)
-    cfg = recipe.fit_config(data, work / "pretrain", preset_name)
-    result = fit(dataclasses.replace(cfg, resume=tf.train.latest_checkpoint(checkpoint_dir(cfg)) is not None))
+    for cfg in recipe.fit_configs(data, work / f"pretrain-{preset_name}", preset_name):
+        result = fit(dataclasses.replace(cfg, resume=tf.train.latest_checkpoint(checkpoint_dir(cfg)) is not None))
     publish(Path(result["export"]), weights, recipe, preset_name, result["exported"], result.get("metrics", {}))
     print(f"pretrained encoders: {weights}")
 
@@ -240,10 +240,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a tiny version (seconds, not minutes)")
     parser.add_argument("--out", default="docs/results", help="folder for the CSV, PNG and markdown (default docs/results)")
     parser.add_argument("--work", default="runs/experiments", help="folder for the runs (default runs/experiments)")
-    parser.add_argument("--preset", default="small", help="architecture of the losses experiment (default small)")
+    parser.add_argument("--preset", default="small", help="architecture of the losses experiment and of pretrain "
+                        "(default small; fit's default is small-hd)")
     parser.add_argument("--steps", type=int, default=None,
                         help=f"steps of each ablation run (default: fit's, {DEFAULTS.steps}) or of pretraining "
-                             f"(default {RECIPE.steps})")
+                             "(default: the preset's recipe, xmodal.pretrained.RECIPES)")
     parser.add_argument("--weights", default="", help="where pretrain publishes the encoders "
                         "(default: the shipped folder of the preset)")
     add_verbose_flag(parser)
@@ -256,7 +257,8 @@ def main() -> None:
     elif args.experiment == "losses":
         losses(scale, out, work, args.preset)
     elif args.experiment == "pretrain":
-        recipe = QUICK_PRETRAINING if args.quick else dataclasses.replace(RECIPE, steps=args.steps or RECIPE.steps)
+        recipe = pretraining_recipe(args.preset)
+        recipe = QUICK_PRETRAINING if args.quick else dataclasses.replace(recipe, steps=args.steps or recipe.steps)
         pretrain(recipe, work, Path(args.weights) if args.weights else WEIGHTS / args.preset, args.preset)
     else:
         runs = ablation_runs(20 if args.quick else args.steps or DEFAULTS.steps)

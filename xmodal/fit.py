@@ -1,7 +1,7 @@
 """`python -m xmodal.fit`: train both encoders under a tf.distribute strategy, validate, export the best.
 
 The loss is InfoNCE on P x K batches by default (docs/results.md); `--loss triplet` trains the
-report's equation (1) on its triplets. With no --data it trains the `small` preset on the built-in
+report's equation (1) on its triplets. With no --data it trains the `small-hd` preset on the built-in
 synthetic cars (made once and cached). Both encoders start from the shipped pretrained ones (trained
 on 27000 built-in objects of 9 categories; --init none trains from scratch). A tenth of the
 training objects (at most 256) is held out for validation: at the start and every --eval-every
@@ -98,6 +98,9 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
                         help=f"augmentation: colour jitter strength, 0 = none (default {defaults.color_jitter})")
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=defaults.mirror,
                         help="augmentation: mirror objects left-right, voxels together with all their views")
+    parser.add_argument("--same-category", action=argparse.BooleanOptionalAction, default=defaults.same_category,
+                        help="P x K batches of one category each: harder negatives on data of several categories "
+                             "(a category with fewer than P training objects is left out)")
     parser.add_argument("--validation-objects", type=non_negative_int, default=defaults.validation_objects,
                         help="training objects held out for validation (default: a tenth, at most 256; 0: none)")
     parser.add_argument("--eval-every", type=positive_int, default=defaults.eval_every,
@@ -242,7 +245,8 @@ def train_and_export(cfg: FitConfig, strategy: tf.distribute.Strategy, chief: bo
     callbacks = run_callbacks(cfg, model, strategy, data, manifest, run, held_out, best)
     callbacks.append(Checkpoints(manager, cfg.checkpoint_every))
     train = batches(cfg, data, "train", objects_per_batch(cfg),
-                    Stream(cfg.seed, start, cfg.shuffle_buffer, held_out, cfg.augmentation))
+                    Stream(cfg.seed, start, cfg.shuffle_buffer, held_out, cfg.augmentation,
+                           cfg.same_category))
     history = train_steps(cfg, model, strategy, data, train, callbacks, start)
     if callbacks[-1].diverged_at is not None:
         raise UserError(divergence_advice(callbacks[-1].diverged_at, checkpoint_dir(cfg)))

@@ -1,8 +1,11 @@
 import numpy as np
 import pytest
 
+from tfrecords_tools.config import ConvertConfig
+from tfrecords_tools.convert import convert
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.read import dataset
+from tfrecords_tools.synth import synth_dataset
 from xmodal.data import Stream, object_views, triplets
 
 
@@ -44,3 +47,32 @@ def test_object_views_give_k_distinct_views_of_each_batch_object(tiny_data):
 def test_more_views_per_object_than_converted_is_a_user_error(tiny_data):
     with pytest.raises(UserError, match="exceeds the 4 views"):
         object_views(tiny_data, "train", 4, 5, 32, 64)
+
+
+@pytest.fixture(scope="module")
+def chairs_and_tables(tmp_path_factory) -> str:
+    """12 objects, chairs and tables in turn, converted at 32^3 voxels and 2 views of 64^2."""
+    root = tmp_path_factory.mktemp("two-categories")
+    synth_dataset(str(root / "meshes"), 12, seed=4, categories=("chair", "table"))
+    convert(ConvertConfig(meshes=str(root / "meshes"), out=str(root / "data"), voxel_res=32, image_size=64, views=2,
+                          workers=2, seed=4))
+    return str(root / "data")
+
+
+def batch_categories(data: str, same_category: bool, steps: int) -> list[set]:
+    """The categories of the objects of each of the first `steps` P x K batches (P = 3)."""
+    owners = {o["voxels"].tobytes(): o["category"] for o in dataset(data, "train").as_numpy_iterator()}
+    stream = Stream(seed=1, same_category=same_category)
+    return [{owners[v.tobytes()] for v in batch["voxels"]}
+            for batch in object_views(data, "train", 3, 1, 32, 64, stream).take(steps).as_numpy_iterator()]
+
+
+def test_same_category_batches_hold_one_category_each(chairs_and_tables):
+    same = batch_categories(chairs_and_tables, True, 8)
+    assert all(len(categories) == 1 for categories in same) and len(set.union(*same)) == 2
+    assert any(len(categories) == 2 for categories in batch_categories(chairs_and_tables, False, 8))
+
+
+def test_same_category_without_a_category_big_enough_for_a_batch_is_a_user_error(chairs_and_tables):
+    with pytest.raises(UserError, match="--same-category: no category of split 'train' .* has the 7 objects"):
+        object_views(chairs_and_tables, "train", 7, 1, 32, 64, Stream(same_category=True))
