@@ -22,11 +22,16 @@ INTERRUPTED = "interrupted: finished work is kept; rerun the same command to res
 MANY = 240  # about 2 s of conversion on 2 quiet cores: the interrupt comes when the first objects are done
 
 
+def default_ctrl_c() -> None:
+    """Let SIGINT interrupt, as in a terminal, even when the tests run where it is ignored (`cmd &` in a script)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_convert(meshes: str, out: Path) -> subprocess.Popen:
     """`convert` in a process group of its own, as a terminal starts a command."""
     return subprocess.Popen([sys.executable, "-m", "tfrecords_tools", "convert", "--meshes", meshes, "--out", str(out),
                              *FLAGS], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=default_ctrl_c)
 
 
 def children(pid: int) -> list[int]:
