@@ -26,15 +26,19 @@ from tfrecords_tools.validate import check_dataset
 from xmodal.augment import Augmentation, augment_batch
 
 
+def string_feature(record: tf.Tensor, name: str) -> tf.Tensor:
+    """One string feature of one serialized record, parsed alone."""
+    return tf.io.parse_single_example(record, {name: tf.io.FixedLenFeature([], tf.string)})[name]
+
+
 def object_id(record: tf.Tensor) -> tf.Tensor:
-    """The object_id of one serialized record, parsed alone."""
-    return tf.io.parse_single_example(record, {"object_id": tf.io.FixedLenFeature([], tf.string)})["object_id"]
+    """The object_id of one serialized record."""
+    return string_feature(record, "object_id")
 
 
 def category_key(record: tf.Tensor) -> tf.Tensor:
-    """An int64 key of the category of one serialized record, parsed alone."""
-    category = tf.io.parse_single_example(record, {"category": tf.io.FixedLenFeature([], tf.string)})["category"]
-    return tf.strings.to_hash_bucket_fast(category, 1 << 40)
+    """An int64 key of the category of one serialized record."""
+    return tf.strings.to_hash_bucket_fast(string_feature(record, "category"), 1 << 40)
 
 
 def member(ids: tuple[str, ...]) -> Callable[[tf.Tensor], tf.Tensor]:

@@ -59,7 +59,7 @@ PRESETS = {
     "small": Preset(32, 64, Branch(2, ((8, 16), (32, 32)), (2, 2), (256,)), Branch(2, ((8, 16), (32, 32)), (2, 4), (256,))),
 }
 # `small` with its images at their full 64^2 (no input pooling): finer detail for the image branch
-PRESETS["small-hd"] = Preset(32, 64, PRESETS["small"].voxel, Branch(1, ((8, 16), (32, 32)), (2, 4), (256,)))
+PRESETS["small-hd"] = dataclasses.replace(PRESETS["small"], image=dataclasses.replace(PRESETS["small"].image, pool0=1))
 PRESETS["paper"] = PRESETS["2-conv-2-fc"]  # Table 1
 # The four candidates at CPU scale (32^3 voxels and 64^2 images, pool0 2, half widths, fc 512):
 # the architectures experiment, the report's Figure 4 in about 30 CPU minutes.
