@@ -17,7 +17,8 @@ import math
 
 import tensorflow as tf
 
-LEFT_RIGHT_AXIS = 3  # z of the (B, x, y, z) voxel grids
+from xmodal.symmetry import VOXEL_AXIS
+
 GREY = (0.299, 0.587, 0.114)  # luma weights of RGB
 
 
@@ -85,7 +86,7 @@ def augment_images(images: tf.Tensor, seed: tf.Tensor, flip: tf.Tensor, aug: Aug
 
 def mirror_voxels(voxels: tf.Tensor, flip: tf.Tensor) -> tf.Tensor:
     """Voxel grids (P, R, R, R) reflected across their left-right plane where `flip` (P,) holds."""
-    return tf.where(flip[:, None, None, None], tf.reverse(voxels, [LEFT_RIGHT_AXIS]), voxels)
+    return tf.where(flip[:, None, None, None], tf.reverse(voxels, [VOXEL_AXIS]), voxels)
 
 
 def coin(seed: tf.Tensor, count: tf.Tensor, enabled: bool) -> tf.Tensor:

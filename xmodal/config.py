@@ -37,6 +37,7 @@ class FitConfig:
     crop: float = 1.0  # augmentation: smallest crop side of the renders (1: no crops)
     color_jitter: float = 0.0  # augmentation: colour jitter strength (0: none)
     mirror: bool = False  # augmentation: mirror objects (voxels and all their views) left-right
+    mirror_average: bool = True  # validation, evaluation and the export embed each input averaged with its mirror
     same_category: bool = False  # P x K batches of one category each (harder negatives)
     validation_objects: int = -1  # training objects held out for validation; -1: a tenth, at most 256; 0: none
     eval_every: int = 500  # steps between validations

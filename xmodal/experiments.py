@@ -62,7 +62,7 @@ QUICK_ABLATION = dict(objects_per_batch=4, views_per_object=2, validation_object
 DEFAULTS = FitConfig()
 BEFORE = dict(preset="small", objects_per_batch=16, views_per_object=3, learning_rate=1e-3, warmup_steps=0,
               decay_steps=0, weight_decay=0.0, dropout=0.0, learn_temperature=False, crop=1.0, color_jitter=0.0,
-              mirror=False, validation_objects=0, init="none")  # the recipe of xmodal 0.1 (docs/results.md before the ablation)
+              mirror=False, mirror_average=False, validation_objects=0, init="none")  # the recipe of xmodal 0.1 (docs/results.md before the ablation)
 CHANGES = (  # (label, the settings that make the change)
     ("validation: best checkpoint, early stopping", dict(validation_objects=-1, eval_every=500, patience=6)),
     ("augmentation: crops, colour jitter, mirroring", dict(crop=0.7, color_jitter=0.3, mirror=True)),
@@ -176,7 +176,7 @@ def ablation_runs(steps: int) -> list[tuple[str, dict]]:
     runs = [("before (xmodal 0.1)", BEFORE)]
     runs += [(f"+ {label}", {**BEFORE, **fields}) for label, fields in CHANGES]
     runs += [("all four changes", {**BEFORE, **{k: v for _, fields in CHANGES for k, v in fields.items()}}),
-             ("the defaults (validation, learned temperature, pretrained encoders)", {})]
+             ("the defaults (validation, learned temperature, pretrained encoders, mirror-averaged embeddings)", {})]
     return [(label, {**fields, "steps": steps, "checkpoint_every": steps,
                      "decay_steps": steps if fields.get("decay_steps") == -1 else fields.get("decay_steps", 0)})
             for label, fields in runs]

@@ -1,7 +1,9 @@
 """Export of trained encoders: a SavedModel with named signatures, plus the `.keras` encoders.
 
 Signatures (each returns embeddings of 128 floats, compared with Euclidean distance; they are
-L2-normalised when the encoders end in the `l2_normalize` layer, as with `--loss info_nce`):
+L2-normalised when the encoders end in the `l2_normalize` layer, as with `--loss info_nce`, and
+mirror-averaged (xmodal.symmetry) unless the run was trained with `--no-mirror-average`; the
+`.keras` encoders give the embedding of the input alone):
 - `embed_voxels(voxels: uint8 (N, R, R, R) in {0, 1})` -> `embedding (N, 128)`; other values are an
   InvalidArgumentError
 - `embed_images(images: uint8 (N, S, S, 3))` -> `embedding (N, 128)`
@@ -21,6 +23,7 @@ from tfrecords_tools.atomic import temporary_name
 from tfrecords_tools.manifest import write_json_atomic
 from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
 from xmodal.serving_inputs import binary_voxels, pictures, unless_empty
+from xmodal.symmetry import IMAGE_AXIS, VOXEL_AXIS, embed
 from xmodal.versions import next_version, publish, stale_temporaries
 
 SIGNATURES = ("embed_voxels", "embed_images", "embed_png", "serving_default")
@@ -31,31 +34,38 @@ def checked(x: tf.Tensor, model: keras.Model) -> tf.Tensor:
     return tf.ensure_shape(x, model.input.shape, name=f"expected_shape_{model.name}")
 
 
-def export_archive(voxels: keras.Model, images: keras.Model, views: int) -> keras.export.ExportArchive:
+def export_archive(voxels: keras.Model, images: keras.Model, views: int,
+                   mirror_average: bool = True) -> keras.export.ExportArchive:
     """The SavedModel archive with all signatures."""
     res, size = voxels.input.shape[1], images.input.shape[1]
     archive = keras.export.ExportArchive()
     archive.track(voxels)
     archive.track(images)
 
+    def shapes(grids: tf.Tensor) -> tf.Tensor:
+        return embed(voxels, grids, VOXEL_AXIS, mirror_average)  # (N, 128)
+
+    def pixels(batch: tf.Tensor) -> tf.Tensor:
+        return embed(images, batch, IMAGE_AXIS, mirror_average)  # (N, 128)
+
     def embed_png(encoded: tf.Tensor) -> dict:
-        return {"embedding": unless_empty(lambda: images(pictures(encoded, size), training=False), encoded, 128)}
+        return {"embedding": unless_empty(lambda: pixels(pictures(encoded, size)), encoded, 128)}
 
     def serve(examples: tf.Tensor) -> dict:
         parsed = tf.io.parse_example(examples, parse_spec(views))
         flat = tf.reshape(parsed["images"], [-1])  # (N * V,) PNG bytes
-        embedded = unless_empty(lambda: images(decode_images(flat, size), training=False), flat, 128)  # (N * V, 128)
-        return {"voxel_embedding": unless_empty(lambda: voxels(unpack_voxels(parsed["voxels"], res), training=False),
+        embedded = unless_empty(lambda: pixels(decode_images(flat, size)), flat, 128)  # (N * V, 128)
+        return {"voxel_embedding": unless_empty(lambda: shapes(unpack_voxels(parsed["voxels"], res)),
                                                 examples, 128),  # (N, 128)
                 "image_embeddings": tf.reshape(embedded, [-1, views, 128])}  # (N, V, 128)
 
     def embed_voxels(v: tf.Tensor) -> dict:
         grids = binary_voxels(checked(v, voxels))  # (N, R, R, R)
-        return {"embedding": unless_empty(lambda: voxels(grids, training=False), grids, 128)}
+        return {"embedding": unless_empty(lambda: shapes(grids), grids, 128)}
 
     def embed_images(i: tf.Tensor) -> dict:
-        pixels = checked(i, images)  # (N, S, S, 3)
-        return {"embedding": unless_empty(lambda: images(pixels, training=False), pixels, 128)}
+        batch = checked(i, images)  # (N, S, S, 3)
+        return {"embedding": unless_empty(lambda: pixels(batch), batch, 128)}
 
     archive.add_endpoint("serving_default", serve, [tf.TensorSpec([None], tf.string, name="examples")])
     archive.add_endpoint("embed_voxels", embed_voxels, [tf.TensorSpec(voxels.input.shape, tf.uint8, name="voxels")])
@@ -64,18 +74,18 @@ def export_archive(voxels: keras.Model, images: keras.Model, views: int) -> kera
     return archive
 
 
-def write_export(voxels: keras.Model, images: keras.Model, base: str, views: int, training: dict | None = None) -> str:
+def write_export(voxels: keras.Model, images: keras.Model, base: str, views: int, training: dict | None = None,
+                 mirror_average: bool = True) -> str:
     """Write a new version `base/<n>/` (the SavedModel, the two `.keras` encoders and `training.json`: which
-    step, how it validated) atomically; return its path."""
+    step, how it validated, whether the signatures mirror-average) atomically; return its path."""
     out = Path(base)
     out.mkdir(parents=True, exist_ok=True)
     for stale in stale_temporaries(out):  # left by exports that were killed
         shutil.rmtree(stale)
     tmp = temporary_name(out / str(next_version(out)))
     shutil.rmtree(tmp, ignore_errors=True)
-    export_archive(voxels, images, views).write_out(str(tmp), verbose=False)
+    export_archive(voxels, images, views, mirror_average).write_out(str(tmp), verbose=False)
     voxels.save(tmp / "voxel_encoder.keras")
     images.save(tmp / "image_encoder.keras")
-    if training is not None:
-        write_json_atomic(tmp / "training.json", training)
+    write_json_atomic(tmp / "training.json", {**(training or {}), "mirror_average": mirror_average})
     return str(publish(tmp, out))

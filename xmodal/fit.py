@@ -98,6 +98,9 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
                         help=f"augmentation: colour jitter strength, 0 = none (default {defaults.color_jitter})")
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=defaults.mirror,
                         help="augmentation: mirror objects left-right, voxels together with all their views")
+    parser.add_argument("--mirror-average", action=argparse.BooleanOptionalAction, default=defaults.mirror_average,
+                        help="validation, the final report and the export embed each input averaged with its "
+                             "left-right mirror image; turn off when an object and its mirror image must differ")
     parser.add_argument("--same-category", action=argparse.BooleanOptionalAction, default=defaults.same_category,
                         help="P x K batches of one category each: harder negatives on data of several categories "
                              "(a category with fewer than P training objects is left out)")
@@ -256,7 +259,8 @@ def train_and_export(cfg: FitConfig, strategy: tf.distribute.Strategy, chief: bo
         shutil.rmtree(run, ignore_errors=True)
         return {"run": None, "export": None, "steps": steps, "train_loss": train_loss}
     exported = restore_best(model, best, run, steps)
-    export = write_export(model.voxel_encoder, model.image_encoder, cfg.export_dir, manifest["views"], exported)
+    export = write_export(model.voxel_encoder, model.image_encoder, cfg.export_dir, manifest["views"], exported,
+                          cfg.mirror_average)
     write_json_atomic(run / "config.json", {**json.loads((run / "config.json").read_text()), "exported": exported})
     metrics = report(export, data, run, manifest, exported)
     print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {export}")
@@ -290,7 +294,7 @@ def run_callbacks(cfg: FitConfig, model: XModal, strategy: tf.distribute.Strateg
                                    cfg.test_every, "triplets" if cfg.batch_kind == "triplets" else "objects"))
     if held_out:
         start = int(model.optimizer.iterations.numpy())
-        callbacks.append(Validation(run, embedder(model, data, manifest, held_out), cfg.eval_every, cfg.patience,
+        callbacks.append(Validation(run, embedder(model, data, manifest, held_out, cfg.mirror_average), cfg.eval_every, cfg.patience,
                                     read_history(run, start), best))
         print(f"validating on {len(held_out)} training objects held out by the seed, every {cfg.eval_every} steps")
     return callbacks

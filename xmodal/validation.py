@@ -20,6 +20,7 @@ from tfrecords_tools.manifest import object_count, shard_paths, write_json_atomi
 from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
 from xmodal.data import member, object_id
 from xmodal.metrics import evaluate_embeddings
+from xmodal.symmetry import IMAGE_AXIS, VOXEL_AXIS, embed
 
 CRITERION = "mean of image->voxel and voxel->image Recall@1"
 MAX_DEFAULT = 256  # the default holds out a tenth of the training objects, at most this many
@@ -55,8 +56,10 @@ def score(metrics: dict) -> float:
     return value if np.isfinite(metrics["modality_gap"]["mean"]) else -1.0
 
 
-def embedder(model: keras.Model, data: str, manifest: dict, ids: tuple[str, ...]) -> Callable[[], dict]:
-    """A function embedding the validation objects with the model's current encoders and returning their metrics."""
+def embedder(model: keras.Model, data: str, manifest: dict, ids: tuple[str, ...],
+             mirror_average: bool = True) -> Callable[[], dict]:
+    """A function embedding the validation objects with the model's current encoders, as the export will
+    (xmodal.symmetry), and returning their metrics."""
     res, size, views = manifest["voxel_res"], manifest["image_size"], manifest["views"]
     spec = parse_spec(views)
     files = [str(p) for p in shard_paths(data, manifest, "train")]
@@ -66,12 +69,12 @@ def embedder(model: keras.Model, data: str, manifest: dict, ids: tuple[str, ...]
                                "images": decode_images(tf.reshape(e["images"], [-1]), size)}))  # (n * V, S, S, 3)
 
     @tf.function
-    def embed(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
-        return (model.voxel_encoder(batch["voxels"], training=False),
-                model.image_encoder(batch["images"], training=False))
+    def embed_batch(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
+        return (embed(model.voxel_encoder, batch["voxels"], VOXEL_AXIS, mirror_average),  # (n, 128)
+                embed(model.image_encoder, batch["images"], IMAGE_AXIS, mirror_average))  # (n * V, 128)
 
     def evaluate() -> dict:
-        parts = [embed(batch) for batch in objects]
+        parts = [embed_batch(batch) for batch in objects]
         voxels = np.concatenate([v.numpy() for v, _ in parts])  # (N, 128)
         images = np.concatenate([i.numpy() for _, i in parts])  # (N * V, 128)
         labels = np.arange(len(voxels))

@@ -32,7 +32,7 @@ def test_ablation_adds_each_change_alone_to_the_recipe_before():
     runs = {label: {**dataclasses.asdict(DEFAULTS), **fields} for label, fields in ablation_runs(3000)}
     before = runs.pop("before (xmodal 0.1)")
     assert before["validation_objects"] == 0 and before["crop"] == 1.0 and not before["learn_temperature"]
-    assert before["init"] == "none"
+    assert before["init"] == "none" and not before["mirror_average"]
     for label, fields in CHANGES:
         changed = runs[f"+ {label}"]
         assert {k for k in changed if changed[k] != before[k]} <= set(fields)
@@ -40,6 +40,6 @@ def test_ablation_adds_each_change_alone_to_the_recipe_before():
     every = runs["all four changes"]
     assert all(every[k] == runs[f"+ {label}"][k] for label, fields in CHANGES for k in fields)
     assert every["decay_steps"] == 3000 and every["steps"] == 3000 and before["decay_steps"] == 0
-    defaults = runs["the defaults (validation, learned temperature, pretrained encoders)"]
+    defaults = runs["the defaults (validation, learned temperature, pretrained encoders, mirror-averaged embeddings)"]
     assert defaults["validation_objects"] == -1 and defaults["learn_temperature"] and defaults["crop"] == 1.0
-    assert defaults["init"] == "pretrained"
+    assert defaults["init"] == "pretrained" and defaults["mirror_average"]
