@@ -1,7 +1,8 @@
 """Embedding throughput through the exported SavedModel, and retrieval query latency over big indexes.
 
-Embeddings/s of `embed_voxels` and `embed_images` for the `small` and `paper` presets (untrained
-weights: speed does not depend on them), and the latency of one query against 10k and 100k
+Embeddings/s of `embed_voxels` and `embed_images` for the `small-hd`, `small` and `paper` presets
+(untrained weights: speed does not depend on them), mirror-averaged (the default export) and
+plain (`--no-mirror-average`) with their ratio, and the latency of one query against 10k and 100k
 indexed shapes with `xmodal.retrieve.nearest` (goal: < 50 ms at 100k on a CPU). Medians.
 """
 import argparse
@@ -34,22 +35,27 @@ def median_seconds(call, repeats: int) -> float:
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--presets", nargs="+", default=["small", "paper"])
+    parser.add_argument("--presets", nargs="+", default=["small-hd", "small", "paper"])
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     for name in args.presets:
-        with tempfile.TemporaryDirectory() as tmp:
-            write_export(*build_encoders(name), f"{tmp}/export", views=4)
-            embedder = load_embedder(f"{tmp}/export")
-            r, s = embedder.voxel_res, embedder.image_size
-            voxels = tf.constant((rng.random((args.batch, r, r, r)) < 0.2).astype(np.uint8))
-            images = tf.constant(rng.integers(0, 256, (args.batch, s, s, 3), dtype=np.uint8))
-            v = median_seconds(lambda: embedder.model.signatures["embed_voxels"](voxels=voxels), args.repeats)
-            i = median_seconds(lambda: embedder.model.signatures["embed_images"](images=images), args.repeats)
-            print(f"{name}: embed_voxels {args.batch / v:.1f} /s, embed_images {args.batch / i:.1f} /s "
-                  f"(batch {args.batch}, SavedModel)")
+        rates = {}
+        for averaged in (True, False):
+            with tempfile.TemporaryDirectory() as tmp:
+                write_export(*build_encoders(name), f"{tmp}/export", views=4, mirror_average=averaged)
+                embedder = load_embedder(f"{tmp}/export")
+                r, s = embedder.voxel_res, embedder.image_size
+                voxels = tf.constant((rng.random((args.batch, r, r, r)) < 0.2).astype(np.uint8))
+                images = tf.constant(rng.integers(0, 256, (args.batch, s, s, 3), dtype=np.uint8))
+                v = median_seconds(lambda: embedder.model.signatures["embed_voxels"](voxels=voxels), args.repeats)
+                i = median_seconds(lambda: embedder.model.signatures["embed_images"](images=images), args.repeats)
+                rates[averaged] = (args.batch / v, args.batch / i)
+                print(f"{name}, {'mirror-averaged' if averaged else 'plain'}: embed_voxels {args.batch / v:.1f} /s, "
+                      f"embed_images {args.batch / i:.1f} /s (batch {args.batch}, SavedModel)")
+        print(f"{name}: mirror-averaged / plain throughput: voxels {rates[True][0] / rates[False][0]:.2f}, "
+              f"images {rates[True][1] / rates[False][1]:.2f}")
     for size in (10_000, 100_000):
         index = {"embeddings": rng.normal(size=(size, 128)).astype(np.float32),
                  "object_ids": np.array([f"o{i}" for i in range(size)]), "categories": np.full(size, "car")}

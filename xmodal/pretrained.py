@@ -58,7 +58,7 @@ class Recipe:
                                            export=str(work / "same-category-export"))]
 
 
-RECIPES = {"small": Recipe(steps=30000), "small-hd": Recipe(same_category_steps=6000)}  # of the shipped encoders
+RECIPES = {"small": Recipe(steps=30000), "small-hd": Recipe(same_category_steps=12000)}  # of the shipped encoders
 QUICK = Recipe(objects=36, views=2, test_fraction=0.2, steps=4, objects_per_batch=2, eval_every=2,
                same_category_steps=2)
 

@@ -34,6 +34,13 @@ BLOCKED_LOAD = textwrap.dedent(BLOCKER + """
     print("shapes", voxels.shape, images.shape, encoded.shape, served["voxel_embedding"].shape,
           served["image_embeddings"].shape)
     print("png_matches_images", bool(np.allclose(encoded[1], direct[0], atol=1e-4)))
+    rng = np.random.default_rng(0)
+    grids = (rng.random((2, 32, 32, 32)) < 0.3).astype(np.uint8)
+    pictures = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    shape = lambda g: model.signatures["embed_voxels"](voxels=tf.constant(g))["embedding"].numpy()
+    picture = lambda p: model.signatures["embed_images"](images=tf.constant(p))["embedding"].numpy()
+    print("mirror-averaged", bool(np.allclose(shape(grids), shape(grids[:, :, :, ::-1].copy()), atol=1e-5)),
+          bool(np.allclose(picture(pictures), picture(pictures[:, :, ::-1].copy()), atol=1e-5)))
     try:
         model.signatures["embed_voxels"](voxels=tf.zeros((1, 16, 16, 16), tf.uint8))
     except tf.errors.InvalidArgumentError as error:
@@ -90,6 +97,7 @@ def test_savedmodel_loads_and_serves_without_xmodal(tiny_model, tiny_data, tmp_p
     out = run_script(BLOCKED_LOAD, tmp_path, tiny_model, shard)
     assert "shapes (2, 128) (3, 128) (2, 128) (3, 128) (3, 4, 128)" in out
     assert "png_matches_images True" in out
+    assert "mirror-averaged True True" in out  # fit's default
     assert "expected shape [?,32,32,32]" in out
     assert "xmodal imported: False" in out
 

@@ -16,6 +16,7 @@ from xmodal.data import Stream, triplets
 from xmodal.fit import compiled_model, fit, mirrored_strategy, stored_model
 from xmodal.losses import triplet_loss
 from xmodal.models import build_encoders
+from xmodal.symmetry import IMAGE_AXIS, VOXEL_AXIS, embed
 from xmodal.warm_start import warm_start
 
 TINY_FIT = dict(preset="small", loss="triplet", batch_size=4, checkpoint_every=10, test_every=5)
@@ -176,9 +177,9 @@ def test_init_starts_from_the_source_embeddings(tiny_data, tiny_model, tmp_path)
     rng = np.random.default_rng(0)
     grids = (rng.random((3, 32, 32, 32)) < 0.3).astype(np.uint8)
     pictures = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
-    np.testing.assert_allclose(model.voxel_encoder(grids).numpy(),
+    np.testing.assert_allclose(embed(model.voxel_encoder, grids, VOXEL_AXIS, cfg.mirror_average).numpy(),
                                source.signatures["embed_voxels"](voxels=tf.constant(grids))["embedding"].numpy(), atol=1e-5)
-    np.testing.assert_allclose(model.image_encoder(pictures).numpy(),
+    np.testing.assert_allclose(embed(model.image_encoder, pictures, IMAGE_AXIS, cfg.mirror_average).numpy(),
                                source.signatures["embed_images"](images=tf.constant(pictures))["embedding"].numpy(), atol=1e-5)
 
 
