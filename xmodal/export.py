@@ -35,7 +35,7 @@ def checked(x: tf.Tensor, model: keras.Model) -> tf.Tensor:
 
 
 def export_archive(voxels: keras.Model, images: keras.Model, views: int,
-                   mirror_average: bool = True) -> keras.export.ExportArchive:
+                   mirror_average: bool) -> keras.export.ExportArchive:
     """The SavedModel archive with all signatures."""
     res, size = voxels.input.shape[1], images.input.shape[1]
     archive = keras.export.ExportArchive()

@@ -294,8 +294,8 @@ def run_callbacks(cfg: FitConfig, model: XModal, strategy: tf.distribute.Strateg
                                    cfg.test_every, "triplets" if cfg.batch_kind == "triplets" else "objects"))
     if held_out:
         start = int(model.optimizer.iterations.numpy())
-        callbacks.append(Validation(run, embedder(model, data, manifest, held_out, cfg.mirror_average), cfg.eval_every, cfg.patience,
-                                    read_history(run, start), best))
+        validate_now = embedder(model, data, manifest, held_out, cfg.mirror_average)
+        callbacks.append(Validation(run, validate_now, cfg.eval_every, cfg.patience, read_history(run, start), best))
         print(f"validating on {len(held_out)} training objects held out by the seed, every {cfg.eval_every} steps")
     return callbacks
 

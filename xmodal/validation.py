@@ -57,7 +57,7 @@ def score(metrics: dict) -> float:
 
 
 def embedder(model: keras.Model, data: str, manifest: dict, ids: tuple[str, ...],
-             mirror_average: bool = True) -> Callable[[], dict]:
+             mirror_average: bool) -> Callable[[], dict]:
     """A function embedding the validation objects with the model's current encoders, as the export will
     (xmodal.symmetry), and returning their metrics."""
     res, size, views = manifest["voxel_res"], manifest["image_size"], manifest["views"]

@@ -70,7 +70,7 @@ def test_validation_scores_the_mirror_averaged_embeddings_the_export_serves(enco
     expected = evaluate_embeddings(reference(voxels, grids, VOXEL_AXIS, True), labels,
                                    reference(images, views, IMAGE_AXIS, True), np.repeat(labels, 4))
     model = types.SimpleNamespace(voxel_encoder=voxels, image_encoder=images)
-    metrics = embedder(model, tiny_data, manifest, ids)()
+    metrics = embedder(model, tiny_data, manifest, ids, mirror_average=True)()
     for way in ("image_to_voxel", "voxel_to_image"):
         assert metrics[way] == pytest.approx(expected[way], abs=1e-6)
     assert metrics["modality_gap"]["mean"] == pytest.approx(expected["modality_gap"]["mean"], rel=1e-4)
