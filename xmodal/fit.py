@@ -187,7 +187,8 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
 
 
 def prepare_run(cfg: FitConfig, data: str) -> Path:
-    """Create or check the run directory and write config.json."""
+    """Create or check the run directory and write config.json; --resume refuses other settings than the stored
+    ones, except those the stored run predates."""
     run = Path(cfg.run_dir)
     stored = run / "config.json"
     has_checkpoint = tf.train.latest_checkpoint(str(run / "checkpoints")) is not None
@@ -198,7 +199,7 @@ def prepare_run(cfg: FitConfig, data: str) -> Path:
     record = {**dataclasses.asdict(cfg), "data": data}
     if cfg.resume and stored.is_file():
         before = json.loads(stored.read_text())
-        changed = [k for k in record if k not in RESUMABLE_CHANGES and before.get(k) != record[k]]
+        changed = [k for k in record if k not in RESUMABLE_CHANGES and k in before and before[k] != record[k]]
         if changed:
             raise UserError(f"--resume with other settings than the stored run: {', '.join(changed)}")
     run.mkdir(parents=True, exist_ok=True)

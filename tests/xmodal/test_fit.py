@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import tensorflow as tf
 from tfrecords_tools.errors import UserError
 from xmodal.config import FitConfig
 from xmodal.data import Stream, triplets
-from xmodal.fit import compiled_model, fit, mirrored_strategy, stored_model
+from xmodal.fit import compiled_model, fit, mirrored_strategy, prepare_run, stored_model
 from xmodal.losses import triplet_loss
 from xmodal.models import build_encoders
 from xmodal.symmetry import IMAGE_AXIS, VOXEL_AXIS, embed
@@ -209,3 +210,17 @@ def test_init_from_another_preset_is_one_line_naming_the_encoder(tiny_model):
     model = compiled_model(FitConfig(preset="res-small"))
     with pytest.raises(UserError, match="its voxel_encoder has other layers than this run's preset"):
         warm_start(model.voxel_encoder, model.image_encoder, tiny_model, stored_model)
+
+
+def test_resume_refuses_changed_settings_but_not_settings_the_stored_run_predates(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-5"\n')
+    (run / "checkpoints" / "ckpt-5.index").write_bytes(b"")
+    cfg = FitConfig(data="D", out=str(run), resume=True)
+    older = {k: v for k, v in {**dataclasses.asdict(cfg), "data": "D"}.items() if k != "mirror_average"}
+    (run / "config.json").write_text(json.dumps(older))
+    assert prepare_run(cfg, "D") == run  # made before --mirror-average existed
+    assert json.loads((run / "config.json").read_text())["mirror_average"] is True
+    with pytest.raises(UserError, match="other settings than the stored run: seed, mirror_average$"):
+        prepare_run(dataclasses.replace(cfg, mirror_average=False, seed=3), "D")
