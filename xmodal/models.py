@@ -15,6 +15,8 @@ import tensorflow as tf
 
 from xmodal.losses import LOSSES, triplet_hinge
 
+NORMALIZATION = "l2_normalize"  # name of the last layer of encoders with L2-normalised embeddings
+
 EMBEDDING_DIM = 128
 LEAKY_SLOPE = 0.1
 
@@ -98,7 +100,7 @@ def embedding(x: keras.KerasTensor, fc: tuple[int, ...], first: int, end: Head) 
                                name="embedding" if last else f"fc{i}")(x)
         if not last:
             x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"rect{i}")(x)
-    return keras.layers.UnitNormalization(dtype="float32", name="l2_normalize")(x) if end.normalize else x
+    return keras.layers.UnitNormalization(dtype="float32", name=NORMALIZATION)(x) if end.normalize else x
 
 
 def plain_head(x: keras.KerasTensor, branch: Branch, conv: type, pool: type, end: Head) -> keras.KerasTensor:

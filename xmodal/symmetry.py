@@ -8,13 +8,15 @@ the mirrored camera); what changes is that an object and its mirror image embed 
 import keras
 import tensorflow as tf
 
+from xmodal.models import NORMALIZATION
+
 VOXEL_AXIS = 3  # z of the (N, x, y, z) voxel grids: the object's left-right plane is z = 0
 IMAGE_AXIS = 2  # columns of the (N, S, S, 3) images
 
 
 def is_normalized(encoder: keras.Model) -> bool:
     """Whether the encoder ends in the L2 normalisation of xmodal.models."""
-    return encoder.layers[-1].name == "l2_normalize"
+    return encoder.layers[-1].name == NORMALIZATION
 
 
 def mirror_averaged(encoder: keras.Model, inputs: tf.Tensor, axis: int) -> tf.Tensor:
