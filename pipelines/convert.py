@@ -26,7 +26,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from tfrecords_tools.cli import add_convert_arguments, convert_config
 from tfrecords_tools.config import ConvertConfig
-from tfrecords_tools.convert import manifest_of, plan, report, validate, with_format
+from tfrecords_tools.convert import manifest_of, plan, report, require_objects, validate, with_format
 from tfrecords_tools.errors import run_cli
 from tfrecords_tools.lock import output_lock
 from tfrecords_tools.manifest import MANIFEST, write_json_atomic
@@ -107,7 +107,7 @@ def run_locked(cfg: ConvertConfig, beam_args: list[str]) -> dict:
     write_json_atomic(out / MANIFEST, manifest)
     check_dataset(cfg.out)
     print(report(out, manifest))
-    return manifest
+    return require_objects(out, manifest)
 
 
 def main() -> None:

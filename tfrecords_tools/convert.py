@@ -102,7 +102,7 @@ def write_dataset(cfg: ConvertConfig) -> dict:
     done = check_output(out, identity)
     if done is not None:
         print(f"{out} already holds this conversion; nothing to do")
-        return done
+        return require_objects(out, done)
     shards = plan(cfg)
     state = out / PROGRESS
     state.mkdir(parents=True, exist_ok=True)
@@ -128,7 +128,16 @@ def write_dataset(cfg: ConvertConfig) -> dict:
     write_json_atomic(out / MANIFEST, manifest)
     shutil.rmtree(state)
     print(report(out, manifest))
-    return manifest
+    return require_objects(out, manifest)
+
+
+def require_objects(out: Path, manifest: dict) -> dict:
+    """The manifest of a conversion that wrote objects; a UserError naming the first reason when every input failed."""
+    if any(manifest["splits"][split]["objects"] for split in SPLITS):
+        return manifest
+    skipped = manifest["skipped"]
+    first = f"; the first, {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""
+    raise UserError(f"no object converted: all {len(skipped)} inputs were skipped{first} (all listed in {out / MANIFEST})")
 
 
 def report(out: Path, manifest: dict) -> str:

@@ -151,7 +151,11 @@ def test_any_failure_inside_one_object_is_a_skipped_entry_with_type_and_message(
 
     monkeypatch.setattr(objects, "mesh_voxels", failing_voxels)
     monkeypatch.setattr(convert_module, "imap_spawned", lambda function, jobs, workers: (function(*j) for j in jobs))
-    manifest = convert(ConvertConfig(meshes=tiny_meshes, out=str(tmp_path / "data"), **TINY))
+    cfg = ConvertConfig(meshes=tiny_meshes, out=str(tmp_path / "data"), **TINY)
+    for _ in range(2):  # every input failed: an error from the conversion and from a second call on its output
+        with pytest.raises(UserError, match=r"no object converted: all 13 inputs were skipped; the first, .*manifest"):
+            convert(cfg)
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
     reasons = {Path(s["path"]).parent.name: s["reason"] for s in manifest["skipped"]}
     assert len(reasons) == 13 and reasons["broken"].startswith("cannot load")
     assert {r for name, r in reasons.items() if name != "broken"} == {
