@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from xmodal.embedder import load_embedder
 from xmodal.export import write_export
-from xmodal.models import build_encoders
+from xmodal.models import build_encoders, preset
 from xmodal.retrieve import nearest
 
 
@@ -41,14 +41,14 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     for name in args.presets:
-        rates = {}
-        for averaged in (True, False):
+        rates, encoders, p = {}, build_encoders(name), preset(name)
+        r, s = p.voxel_res, p.image_size
+        voxels = tf.constant((rng.random((args.batch, r, r, r)) < 0.2).astype(np.uint8))  # (B, R, R, R)
+        images = tf.constant(rng.integers(0, 256, (args.batch, s, s, 3), dtype=np.uint8))  # (B, S, S, 3)
+        for averaged in (True, False):  # the same encoders and inputs both ways
             with tempfile.TemporaryDirectory() as tmp:
-                write_export(*build_encoders(name), f"{tmp}/export", views=4, mirror_average=averaged)
+                write_export(*encoders, f"{tmp}/export", views=4, mirror_average=averaged)
                 embedder = load_embedder(f"{tmp}/export")
-                r, s = embedder.voxel_res, embedder.image_size
-                voxels = tf.constant((rng.random((args.batch, r, r, r)) < 0.2).astype(np.uint8))
-                images = tf.constant(rng.integers(0, 256, (args.batch, s, s, 3), dtype=np.uint8))
                 v = median_seconds(lambda: embedder.model.signatures["embed_voxels"](voxels=voxels), args.repeats)
                 i = median_seconds(lambda: embedder.model.signatures["embed_images"](images=images), args.repeats)
                 rates[averaged] = (args.batch / v, args.batch / i)
