@@ -57,6 +57,12 @@ def category_counts(files: list[str], exclude: tuple[str, ...]) -> collections.C
                                if object_id not in left_out)
 
 
+def split_categories(data_dir: str, manifest: dict, split: str) -> set[str]:
+    """The categories of the objects of one split."""
+    files = [str(path) for path in shard_paths(data_dir, manifest, split)]
+    return {category.decode() for category in category_counts(files, ())}
+
+
 def grouped(records: tf.data.Dataset, objects: int, same_category: bool) -> tf.data.Dataset:
     """Batches of `objects` records in their order, of one category each if asked; remainders are dropped."""
     if not same_category:

@@ -10,7 +10,8 @@
   of several categories, another seed and size, that the defaults were not chosen on.
 - pretrain: remakes the encoders `fit` starts from (xmodal.pretrained): the preset's recipe of built-in objects of
   every category, trained from scratch (resumed when its run exists), the best weights published
-  into --weights (the shipped folder of the preset by default).
+  into --weights (the shipped folder of the preset by default); with --category, the encoders
+  specialised to that category, trained further from the preset's shipped ones.
 --quick runs a tiny version (the tests use it; the ablation's runs before and with all the changes only).
 """
 import argparse
@@ -32,7 +33,7 @@ from xmodal.builtin_data import synthetic_dataset
 from xmodal.config import FitConfig
 from xmodal.fit import checkpoint_dir, fit
 from xmodal.models import preset
-from xmodal.pretrained import QUICK as QUICK_PRETRAINING, WEIGHTS, Recipe, publish, recipe as pretraining_recipe
+from xmodal.pretrained import WEIGHTS, Recipe, publish, quick, recipe as pretraining_recipe, weights_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,11 +223,12 @@ def ablation(scales: tuple[Scale, Scale], runs: list[tuple[str, dict]], out: Pat
 
 
 def pretrain(recipe: Recipe, work: Path, weights: Path, preset_name: str) -> None:
-    """Make the pretraining data, train from scratch (or resume), and publish the best encoders into `weights`."""
+    """Make the pretraining data of each round, train in `work` (or resume), and publish the best encoders into
+    `weights`."""
     p = preset(preset_name)
-    data = synthetic_dataset(recipe.objects, recipe.seed, p.voxel_res, p.image_size, recipe.views, CATEGORIES,
-                             recipe.test_fraction)
-    for cfg in recipe.fit_configs(data, work / f"pretrain-{preset_name}", preset_name):
+    datasets = [synthetic_dataset(recipe.objects, recipe.seed + index, p.voxel_res, p.image_size, recipe.views,
+                                  recipe.categories, recipe.test_fraction) for index in range(recipe.rounds)]
+    for cfg in recipe.fit_configs(datasets, work, preset_name):
         result = fit(dataclasses.replace(cfg, resume=tf.train.latest_checkpoint(checkpoint_dir(cfg)) is not None))
     publish(Path(result["export"]), weights, recipe, preset_name, result["exported"], result.get("metrics", {}))
     print(f"pretrained encoders: {weights}")
@@ -245,8 +247,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None,
                         help=f"steps of each ablation run (default: fit's, {DEFAULTS.steps}) or of pretraining "
                              "(default: the preset's recipe, xmodal.pretrained.RECIPES)")
+    parser.add_argument("--category", default="", choices=("", *CATEGORIES),
+                        help="pretrain: encoders specialised to this category (default: of every category)")
     parser.add_argument("--weights", default="", help="where pretrain publishes the encoders "
-                        "(default: the shipped folder of the preset)")
+                        "(default: the shipped folder of the preset, or of its category)")
     add_verbose_flag(parser)
     args = parser.parse_args()
     scale = QUICK if args.quick else FULL
@@ -257,9 +261,10 @@ def main() -> None:
     elif args.experiment == "losses":
         losses(scale, out, work, args.preset)
     elif args.experiment == "pretrain":
-        recipe = pretraining_recipe(args.preset)
-        recipe = QUICK_PRETRAINING if args.quick else dataclasses.replace(recipe, steps=args.steps or recipe.steps)
-        pretrain(recipe, work, Path(args.weights) if args.weights else WEIGHTS / args.preset, args.preset)
+        recipe = pretraining_recipe(args.preset, args.category)
+        recipe = quick(recipe) if args.quick else dataclasses.replace(recipe, steps=args.steps or recipe.steps)
+        name = weights_name(args.preset, args.category)
+        pretrain(recipe, work / f"pretrain-{name}", Path(args.weights) if args.weights else WEIGHTS / name, args.preset)
     else:
         runs = ablation_runs(20 if args.quick else args.steps or DEFAULTS.steps)
         ablation((scale, UNSEEN_QUICK if args.quick else UNSEEN), [runs[0], runs[-1]] if args.quick else runs, out,

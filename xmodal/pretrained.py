@@ -3,13 +3,16 @@
 `fit` starts from them by default (`--init pretrained`) and fine-tunes on the user's data: encoders that have
 seen tens of thousands of shapes and their renders carry over to a few hundred new objects far better than
 encoders trained on those alone (docs/results.md). They exist for the presets in RECIPES (`small`, `small-hd`);
-other presets train from scratch. `python -m xmodal.experiments pretrain --preset NAME` remakes them with the
-preset's recipe.
+other presets train from scratch. Where encoders specialised to one category ship (RECIPES' `small-hd-car`:
+the general ones trained on further objects of that category alone), a dataset of that category alone starts
+from them (`--init pretrained-all` keeps the general ones). `python -m xmodal.experiments pretrain --preset NAME
+[--category C]` remakes them with their recipe.
 """
 import dataclasses
 import json
 import shutil
 from pathlib import Path
+from typing import Callable
 
 from tfrecords_tools.atomic import temporary_name
 from tfrecords_tools.errors import UserError
@@ -20,7 +23,7 @@ from xmodal.warm_start import ENCODERS, holds_encoders
 
 WEIGHTS = Path(__file__).parent / "weights"  # <preset>/{voxel,image}_encoder.keras and pretrained.json
 ABOUT = "pretrained.json"
-PRETRAINED, NONE = "pretrained", "none"
+PRETRAINED, PRETRAINED_ALL, NONE = "pretrained", "pretrained-all", "none"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +34,10 @@ class Recipe:
 
     objects: int = 27000
     seed: int = 101  # no other built-in dataset uses it
+    categories: tuple[str, ...] = CATEGORIES
+    start: str = ""  # the shipped encoders (a folder name in WEIGHTS) the first run starts from; "": from scratch
+    rounds: int = 1  # the first run repeated on fresh objects (seeds seed, seed + 1, ...), each from the one before
+    learning_rate: float = 1e-3  # of the first run
     views: int = 8
     test_fraction: float = 0.02
     steps: int = 20000
@@ -42,49 +49,83 @@ class Recipe:
     same_category_steps: int = 0
     same_category_learning_rate: float = 3e-4
 
-    def fit_configs(self, data: str, work: Path, preset_name: str) -> list[FitConfig]:
-        """The runs in turn, each with a cosine decay over its steps and no early stop; the first from scratch,
-        the second from the first's best weights."""
-        first = FitConfig(data=data, preset=preset_name, steps=self.steps, decay_steps=self.steps,
-                          objects_per_batch=self.objects_per_batch, views_per_object=self.views_per_object,
-                          color_jitter=self.color_jitter, mirror=self.mirror, eval_every=self.eval_every,
-                          patience=0, init=NONE, out=str(work / "run"), export=str(work / "export"))
+    def fit_configs(self, datasets: list[str], work: Path, preset_name: str) -> list[FitConfig]:
+        """The runs in turn, each with a cosine decay over its steps and no early stop: one per round (dataset),
+        the first from `start`, then the same-category one; each later run from the best weights of the one before."""
+        runs = []
+        for index, data in enumerate(datasets):
+            name = "run" if index == 0 else f"round-{index + 1}"
+            runs.append(FitConfig(data=data, preset=preset_name, steps=self.steps, decay_steps=self.steps,
+                                  learning_rate=self.learning_rate, objects_per_batch=self.objects_per_batch,
+                                  views_per_object=self.views_per_object, color_jitter=self.color_jitter,
+                                  mirror=self.mirror, eval_every=self.eval_every, patience=0,
+                                  init=runs[-1].out if runs else str(WEIGHTS / self.start) if self.start else NONE,
+                                  out=str(work / name), export=str(work / f"{name}-export")))
         if not self.same_category_steps:
-            return [first]
+            return runs
         steps = self.same_category_steps
-        return [first, dataclasses.replace(first, steps=steps, decay_steps=steps, same_category=True, init=first.out,
-                                           learning_rate=self.same_category_learning_rate,
+        return [*runs, dataclasses.replace(runs[-1], steps=steps, decay_steps=steps, same_category=True,
+                                           init=runs[-1].out, learning_rate=self.same_category_learning_rate,
                                            eval_every=max(steps // 4, 1), out=str(work / "same-category"),
                                            export=str(work / "same-category-export"))]
 
 
-RECIPES = {"small": Recipe(steps=30000), "small-hd": Recipe(same_category_steps=12000)}  # of the shipped encoders
-QUICK = Recipe(objects=36, views=2, test_fraction=0.2, steps=4, objects_per_batch=2, eval_every=2,
-               same_category_steps=2)
+def specialised(preset_name: str, category: str) -> Recipe:
+    """The recipe of encoders specialised to one category: the preset's general encoders trained further, in two
+    rounds of 12000 fresh built-in objects of that category alone."""
+    return Recipe(objects=12000, seed=103, categories=(category,), start=preset_name, rounds=2, steps=8000,
+                  learning_rate=3e-4, eval_every=2000)
 
 
-def recipe(preset_name: str) -> Recipe:
-    """The pretraining recipe of a preset: that of its shipped encoders, or the default one."""
-    return RECIPES.get(preset_name, Recipe())
+RECIPES = {  # of the shipped encoders, by folder name: <preset> (every category) or <preset>-<category>
+    "small": Recipe(steps=30000),
+    "small-hd": Recipe(same_category_steps=12000),
+    "small-hd-car": specialised("small-hd", "car"),
+}
 
 
-def shipped(preset_name: str) -> Path | None:
-    """The folder of the shipped encoders of a preset, or None."""
-    folder = WEIGHTS / preset_name
+def quick(recipe: Recipe) -> Recipe:
+    """A tiny version of a recipe (seconds, for the tests): the same runs, on 36 objects, of a few steps each."""
+    return dataclasses.replace(recipe, objects=36, views=2, test_fraction=0.2, steps=4, objects_per_batch=2,
+                               eval_every=2, same_category_steps=min(recipe.same_category_steps, 2))
+
+
+def weights_name(preset_name: str, category: str = "") -> str:
+    """The folder name of a preset's shipped encoders: of every category, or specialised to `category`."""
+    return f"{preset_name}-{category}" if category else preset_name
+
+
+def recipe(preset_name: str, category: str = "") -> Recipe:
+    """The pretraining recipe of a preset's encoders (specialised to `category`): that of the shipped ones, or
+    the default one."""
+    return RECIPES.get(weights_name(preset_name, category), specialised(preset_name, category) if category else Recipe())
+
+
+def shipped(preset_name: str, category: str = "") -> Path | None:
+    """The folder of the shipped encoders of a preset (specialised to `category`), or None."""
+    folder = WEIGHTS / weights_name(preset_name, category)
     return folder if holds_encoders(folder) else None
 
 
-def init_source(init: str, preset_name: str) -> str:
-    """What `fit` starts from: an export or run directory, the shipped encoders, or "" (from scratch)."""
-    if init != PRETRAINED:
+def init_source(init: str, preset_name: str, categories: Callable[[], set[str]]) -> str:
+    """What `fit` starts from: an export or run directory, the shipped encoders (specialised to the data's one
+    category, `categories()`, where they exist), or "" (from scratch)."""
+    if init not in (PRETRAINED, PRETRAINED_ALL):
         return "" if init in ("", NONE) else init
     folder = shipped(preset_name)
     if folder is None:
         print(f"no pretrained encoders ship for preset {preset_name}: training from scratch")
         return ""
+    if init == PRETRAINED and len(found := categories()) == 1:
+        folder = shipped(preset_name, next(iter(found))) or folder
     about = json.loads((folder / ABOUT).read_text())
-    print(f"starting from the pretrained {preset_name} encoders ({about['objects']} built-in objects, "
-          f"{len(about['categories'])} categories; --init none trains from scratch)")
+    if folder.name == preset_name:
+        print(f"starting from the pretrained {preset_name} encoders ({about['objects']} built-in objects, "
+              f"{len(about['categories'])} categories; --init none trains from scratch)")
+    else:
+        print(f"starting from the pretrained {preset_name} encoders specialised to {about['categories'][0]} (trained "
+              f"further on {about['objects'] * about['recipe']['rounds']} built-in objects of that category alone; "
+              "--init pretrained-all starts from those of every category, --init none from scratch)")
     return str(folder)
 
 
@@ -97,7 +138,8 @@ def publish(export: Path, out: Path, recipe: Recipe, preset_name: str, exported:
     staging.mkdir(parents=True)
     for name in ENCODERS:
         shutil.copy2(export / name, staging / name)
-    write_json_atomic(staging / ABOUT, {"preset": preset_name, "objects": recipe.objects, "categories": list(CATEGORIES),
+    write_json_atomic(staging / ABOUT, {"preset": preset_name, "objects": recipe.objects,
+                                        "categories": list(recipe.categories),
                                         "recipe": dataclasses.asdict(recipe), "exported": exported, "test": test})
     if out.exists():
         shutil.rmtree(out)

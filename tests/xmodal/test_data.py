@@ -4,9 +4,10 @@ import pytest
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
 from tfrecords_tools.errors import UserError
+from tfrecords_tools.manifest import read_manifest
 from tfrecords_tools.read import dataset
 from tfrecords_tools.synth import synth_dataset
-from xmodal.data import Stream, object_views, triplets
+from xmodal.data import Stream, object_views, split_categories, triplets
 
 
 def test_triplets_pair_voxels_with_their_own_view_and_another_objects_view(tiny_data):
@@ -76,3 +77,8 @@ def test_same_category_batches_hold_one_category_each(chairs_and_tables):
 def test_same_category_without_a_category_big_enough_for_a_batch_is_a_user_error(chairs_and_tables):
     with pytest.raises(UserError, match="--same-category: no category of split 'train' .* has the 7 objects"):
         object_views(chairs_and_tables, "train", 7, 1, 32, 64, Stream(same_category=True))
+
+
+def test_split_categories_are_the_categories_of_the_split_objects(tiny_data, chairs_and_tables):
+    assert split_categories(tiny_data, read_manifest(tiny_data), "train") == {"car"}
+    assert split_categories(chairs_and_tables, read_manifest(chairs_and_tables), "train") == {"chair", "table"}

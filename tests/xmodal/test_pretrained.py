@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -12,7 +13,7 @@ from tfrecords_tools.errors import UserError
 from tfrecords_tools.synth import CATEGORIES
 from xmodal.config import FitConfig
 from xmodal.fit import compiled_model, mirrored_strategy, starting_model, stored_model
-from xmodal.pretrained import ABOUT, RECIPES, WEIGHTS, Recipe, init_source, publish, recipe, shipped
+from xmodal.pretrained import ABOUT, RECIPES, WEIGHTS, Recipe, init_source, publish, shipped
 from xmodal.warm_start import ENCODERS, warm_start
 
 
@@ -22,43 +23,74 @@ def random_inputs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return (rng.random((3, 32, 32, 32)) < 0.3).astype(np.uint8), rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
 
 
+def categories(*names: str):
+    """The `categories` argument of init_source for training data of these categories."""
+    return lambda: set(names)
+
+
+def unused() -> set[str]:
+    """The `categories` argument of init_source where they must not be read."""
+    raise AssertionError("the data's categories were read")
+
+
 def test_init_source_names_what_fit_starts_from(capsys):
-    assert init_source("none", "small") == "" and init_source("", "small") == ""
-    assert init_source("runs/other", "small") == "runs/other"
-    assert init_source("pretrained", "small") == str(WEIGHTS / "small")
+    assert init_source("none", "small", unused) == "" and init_source("", "small", unused) == ""
+    assert init_source("runs/other", "small", unused) == "runs/other"
+    assert init_source("pretrained", "small", categories("car", "chair")) == str(WEIGHTS / "small")
     assert "starting from the pretrained small encoders (27000 built-in objects" in capsys.readouterr().out
-    assert shipped("paper") is None and init_source("pretrained", "paper") == ""
+    assert shipped("paper") is None and init_source("pretrained", "paper", unused) == ""
     assert "no pretrained encoders ship for preset paper: training from scratch" in capsys.readouterr().out
+
+
+def test_data_of_one_category_starts_from_the_encoders_specialised_to_it_where_they_ship(capsys):
+    assert init_source("pretrained", "small-hd", categories("car")) == str(WEIGHTS / "small-hd-car")
+    assert ("starting from the pretrained small-hd encoders specialised to car (trained further on 24000 built-in "
+            "objects of that category alone; --init pretrained-all") in capsys.readouterr().out
+    assert init_source("pretrained-all", "small-hd", unused) == str(WEIGHTS / "small-hd")
+    assert init_source("pretrained", "small-hd", categories("chair")) == str(WEIGHTS / "small-hd")
+    assert init_source("pretrained", "small-hd", categories("car", "chair")) == str(WEIGHTS / "small-hd")
+    assert init_source("pretrained", "small", categories("car")) == str(WEIGHTS / "small")
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_the_shipped_encoders_describe_their_recipe_and_load_in_safe_mode(name):
-    about = json.loads((shipped(name) / ABOUT).read_text())
-    assert about["preset"] == name and about["categories"] == list(CATEGORIES) and about["exported"]["step"] > 0
-    assert about["recipe"] == dataclasses.asdict(recipe(name))
+    about = json.loads((WEIGHTS / name / ABOUT).read_text())
+    specialised_to = about["categories"][0] if RECIPES[name].start else ""
+    assert shipped(about["preset"], specialised_to) == WEIGHTS / name and about["exported"]["step"] > 0
+    assert about["categories"] == list(RECIPES[name].categories)
+    assert about["recipe"] == json.loads(json.dumps(dataclasses.asdict(RECIPES[name])))
     for file in ENCODERS:
-        keras.saving.load_model(shipped(name) / file, compile=False, safe_mode=True)
+        keras.saving.load_model(WEIGHTS / name / file, compile=False, safe_mode=True)
 
 
-def test_a_default_run_starts_from_the_shipped_encoders(tmp_path):
+@pytest.mark.parametrize("data", [("car", "chair"), ("car",)])
+def test_a_default_run_starts_from_the_shipped_encoders_of_its_data(tmp_path, data):
     assert FitConfig().init == "pretrained"
-    model, _, _ = starting_model(FitConfig(out=str(tmp_path / "run")), mirrored_strategy(["/cpu:0"]), tmp_path, True)
+    model, _, _ = starting_model(FitConfig(out=str(tmp_path / "run")), mirrored_strategy(["/cpu:0"]), tmp_path, True,
+                                 categories(*data))
     grids, pictures = random_inputs()
-    voxels, images = (keras.saving.load_model(shipped(FitConfig().preset) / name, safe_mode=True) for name in ENCODERS)
+    folder = shipped(FitConfig().preset, data[0] if len(data) == 1 else "")
+    voxels, images = (keras.saving.load_model(folder / name, safe_mode=True) for name in ENCODERS)
     np.testing.assert_allclose(model.voxel_encoder(grids).numpy(), voxels(grids).numpy(), atol=1e-5)
     np.testing.assert_allclose(model.image_encoder(pictures).numpy(), images(pictures).numpy(), atol=1e-5)
     scratch = compiled_model(FitConfig(init="none"))
     assert not np.allclose(scratch.voxel_encoder(grids).numpy(), voxels(grids).numpy(), atol=1e-3)
 
 
-def test_pretrain_quick_publishes_encoders_a_run_can_start_from(tmp_path):
+def pretrain_quick(tmp_path, *flags: str) -> Path:
+    """Run `experiments pretrain --quick` of the default preset into tmp_path; the folder it published."""
     weights = tmp_path / "weights"
     done = subprocess.run([sys.executable, "-m", "xmodal.experiments", "pretrain", "--quick", "--preset",
-                           FitConfig().preset, "--work", str(tmp_path / "work"), "--weights", str(weights)],
+                           FitConfig().preset, "--work", str(tmp_path / "work"), "--weights", str(weights), *flags],
                           capture_output=True, text=True,
                           env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(p.name for p in weights.iterdir()) == sorted([ABOUT, *ENCODERS])
+    return weights
+
+
+def test_pretrain_quick_publishes_encoders_a_run_can_start_from(tmp_path):
+    weights = pretrain_quick(tmp_path)
     about = json.loads((weights / ABOUT).read_text())
     assert about["recipe"]["objects"] == 36 and about["categories"] == list(CATEGORIES)
     second = tmp_path / "work" / f"pretrain-{FitConfig().preset}" / "same-category" / "config.json"
@@ -71,10 +103,22 @@ def test_pretrain_quick_publishes_encoders_a_run_can_start_from(tmp_path):
     np.testing.assert_allclose(model.voxel_encoder(grids).numpy(), source(grids).numpy(), atol=1e-5)
 
 
+def test_pretrain_quick_of_a_category_trains_the_general_encoders_further_in_rounds_of_fresh_objects(tmp_path):
+    weights = pretrain_quick(tmp_path, "--category", "car")
+    about = json.loads((weights / ABOUT).read_text())
+    assert about["categories"] == ["car"] and about["recipe"]["rounds"] == 2 and about["recipe"]["objects"] == 36
+    work = tmp_path / "work" / f"pretrain-{FitConfig().preset}-car"
+    first, second = (json.loads((work / run / "config.json").read_text()) for run in ("run", "round-2"))
+    assert first["init"] == str(WEIGHTS / FitConfig().preset) and second["init"] == str(work / "run")
+    assert "seed103-n36" in first["data"] and "seed104-n36" in second["data"] and "+" not in second["data"]
+    assert about["exported"] == second["exported"] and not (work / "same-category").exists()
+
+
 def test_shipped_encoders_that_do_not_fit_the_run_are_one_line_naming_init_none():
     model = compiled_model(FitConfig(voxel_channels=1))
     with pytest.raises(UserError, match="its voxel_encoder has other layers than this run's preset .*--init none"):
-        warm_start(model.voxel_encoder, model.image_encoder, init_source("pretrained", FitConfig().preset), stored_model)
+        warm_start(model.voxel_encoder, model.image_encoder, init_source("pretrained", FitConfig().preset,
+                                                                         categories("car", "chair")), stored_model)
 
 
 def test_publish_refuses_a_folder_holding_anything_else_and_deletes_nothing(tmp_path):
