@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.manifest import object_count, shard_paths
+from tfrecords_tools.read import reading
 from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
 from tfrecords_tools.validate import check_dataset
 from xmodal.augment import Augmentation, augment_batch
@@ -47,20 +48,22 @@ def member(ids: tuple[str, ...]) -> Callable[[tf.Tensor], tf.Tensor]:
     return lambda record: tf.reduce_any(tf.equal(object_id(record), wanted))
 
 
-def category_counts(files: list[str], exclude: tuple[str, ...]) -> collections.Counter:
-    """Objects per category (bytes) in the record files, leaving out the `exclude` object ids."""
+def category_counts(data_dir: str, manifest: dict, split: str, exclude: tuple[str, ...]) -> collections.Counter:
+    """Objects per category (bytes) of one split, leaving out the `exclude` object ids; a corrupted record is a
+    UserError naming its shard."""
+    files = [str(path) for path in shard_paths(data_dir, manifest, split)]
     spec = {name: tf.io.FixedLenFeature([], tf.string) for name in ("object_id", "category")}
     parsed = tf.data.TFRecordDataset(files).batch(1024).map(lambda records: tf.io.parse_example(records, spec))
     left_out = {i.encode() for i in exclude}
-    return collections.Counter(category for batch in parsed.as_numpy_iterator()
-                               for object_id, category in zip(batch["object_id"], batch["category"])
-                               if object_id not in left_out)
+    with reading(data_dir):
+        return collections.Counter(category for batch in parsed.as_numpy_iterator()
+                                   for object_id, category in zip(batch["object_id"], batch["category"])
+                                   if object_id not in left_out)
 
 
 def split_categories(data_dir: str, manifest: dict, split: str) -> set[str]:
     """The categories of the objects of one split."""
-    files = [str(path) for path in shard_paths(data_dir, manifest, split)]
-    return {category.decode() for category in category_counts(files, ())}
+    return {category.decode() for category in category_counts(data_dir, manifest, split, ())}
 
 
 def grouped(records: tf.data.Dataset, objects: int, same_category: bool) -> tf.data.Dataset:
@@ -92,7 +95,8 @@ def object_batches(data_dir: str, split: str, objects: int, voxel_res: int, imag
         raise UserError(f"split {split!r} of {data_dir} has {count} objects; a batch needs {max(objects, 2)} "
                         "distinct objects: use smaller batches or convert more objects")
     files = [str(p) for p in shard_paths(data_dir, manifest, split)]
-    if stream.same_category and max(category_counts(files, stream.exclude).values(), default=0) < objects:
+    if stream.same_category and max(category_counts(data_dir, manifest, split, stream.exclude).values(),
+                                    default=0) < objects:
         raise UserError(f"--same-category: no category of split {split!r} of {data_dir} has the {objects} objects "
                         "of a batch: use smaller batches or train without --same-category")
     spec, views = parse_spec(manifest["views"]), manifest["views"]

@@ -109,15 +109,16 @@ def shipped(preset_name: str, category: str = "") -> Path | None:
 
 def init_source(init: str, preset_name: str, categories: Callable[[], set[str]]) -> str:
     """What `fit` starts from: an export or run directory, the shipped encoders (specialised to the data's one
-    category, `categories()`, where they exist), or "" (from scratch)."""
+    category where they exist; `categories()` is read only then), or "" (from scratch)."""
     if init not in (PRETRAINED, PRETRAINED_ALL):
         return "" if init in ("", NONE) else init
     folder = shipped(preset_name)
     if folder is None:
         print(f"no pretrained encoders ship for preset {preset_name}: training from scratch")
         return ""
-    if init == PRETRAINED and len(found := categories()) == 1:
-        folder = shipped(preset_name, next(iter(found))) or folder
+    specialised_to = {category for category in CATEGORIES if shipped(preset_name, category)}
+    if init == PRETRAINED and specialised_to and len(found := categories()) == 1 and found <= specialised_to:
+        folder = shipped(preset_name, found.pop())
     about = json.loads((folder / ABOUT).read_text())
     if folder.name == preset_name:
         print(f"starting from the pretrained {preset_name} encoders ({about['objects']} built-in objects, "

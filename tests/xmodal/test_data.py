@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,16 @@ def test_same_category_without_a_category_big_enough_for_a_batch_is_a_user_error
 def test_split_categories_are_the_categories_of_the_split_objects(tiny_data, chairs_and_tables):
     assert split_categories(tiny_data, read_manifest(tiny_data), "train") == {"car"}
     assert split_categories(chairs_and_tables, read_manifest(chairs_and_tables), "train") == {"chair", "table"}
+
+
+def test_a_corrupted_record_met_while_counting_categories_names_its_shard(tiny_data, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    shard = data / "train-00000-of-00001.tfrecord"
+    flipped = bytearray(shard.read_bytes())
+    flipped[-100] ^= 0x10  # inside the last record
+    shard.write_bytes(bytes(flipped))
+    with pytest.raises(UserError, match="train-00000-of-00001.tfrecord: record index \\d+ is unreadable"):
+        split_categories(str(data), read_manifest(str(data)), "train")
+    with pytest.raises(UserError, match="train-00000-of-00001.tfrecord: record index \\d+ is unreadable"):
+        object_views(str(data), "train", 2, 1, 32, 64, Stream(same_category=True))
