@@ -54,13 +54,13 @@ class Recipe:
         the first from `start`, then the same-category one; each later run from the best weights of the one before."""
         runs = []
         for index, data in enumerate(datasets):
-            name = "run" if index == 0 else f"round-{index + 1}"
+            name, export = ("run", "export") if index == 0 else (f"round-{index + 1}", f"round-{index + 1}-export")
             runs.append(FitConfig(data=data, preset=preset_name, steps=self.steps, decay_steps=self.steps,
                                   learning_rate=self.learning_rate, objects_per_batch=self.objects_per_batch,
                                   views_per_object=self.views_per_object, color_jitter=self.color_jitter,
                                   mirror=self.mirror, eval_every=self.eval_every, patience=0,
                                   init=runs[-1].out if runs else str(WEIGHTS / self.start) if self.start else NONE,
-                                  out=str(work / name), export=str(work / f"{name}-export")))
+                                  out=str(work / name), export=str(work / export)))
         if not self.same_category_steps:
             return runs
         steps = self.same_category_steps
