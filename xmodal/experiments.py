@@ -247,7 +247,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None,
                         help=f"steps of each ablation run (default: fit's, {DEFAULTS.steps}) or of pretraining "
                              "(default: the preset's recipe, xmodal.pretrained.RECIPES)")
-    parser.add_argument("--category", default="", choices=("", *CATEGORIES),
+    parser.add_argument("--category", default="", choices=CATEGORIES,
                         help="pretrain: encoders specialised to this category (default: of every category)")
     parser.add_argument("--weights", default="", help="where pretrain publishes the encoders "
                         "(default: the shipped folder of the preset, or of its category)")
