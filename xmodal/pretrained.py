@@ -28,9 +28,9 @@ PRETRAINED, PRETRAINED_ALL, NONE = "pretrained", "pretrained-all", "none"
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """The pretraining data (built-in objects of every category) and its runs: batches of all categories, then
-    (if `same_category_steps`) batches of one category each, whose harder negatives teach the finer differences
-    within a category that fine-tuning on a user's objects needs."""
+    """The pretraining data (built-in objects of `categories`, fresh ones each round) and its runs: one per round
+    with batches of all its categories, then (if `same_category_steps`) batches of one category each, whose
+    harder negatives teach the finer differences within a category that fine-tuning on a user's objects needs."""
 
     objects: int = 27000
     seed: int = 101  # no other built-in dataset uses it
