@@ -33,4 +33,5 @@ seed = bounded(int, lambda v: 0 <= v < 2**32, f"must be an integer from 0 to {2*
 positive_float = bounded(float, lambda v: v > 0, "must be greater than 0")
 non_negative_float = bounded(float, lambda v: v >= 0, "must be at least 0")
 fraction = bounded(float, lambda v: 0 <= v < 1, "must be at least 0 and less than 1")
+unit_interval = bounded(float, lambda v: 0 <= v <= 1, "must be from 0 to 1")  # a probability
 crop_fraction = bounded(float, lambda v: 0 < v <= 1, "must be greater than 0 and at most 1")  # a share of a side

@@ -22,7 +22,7 @@ import tensorflow as tf
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.manifest import object_count, shard_paths
 from tfrecords_tools.read import reading
-from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
+from tfrecords_tools.records import decode_images, decode_rgba, parse_spec, unpack_voxels
 from tfrecords_tools.validate import check_dataset
 from xmodal.augment import Augmentation, augment_batch
 
@@ -118,9 +118,11 @@ def object_batches(data_dir: str, split: str, objects: int, voxel_res: int, imag
                     .unbatch())
         return grouped(shuffled, objects, stream.same_category)  # never straddling epochs: distinct objects
 
+    decode = decode_rgba if stream.augmentation.masks else decode_images  # alpha: the coverage, for backgrounds
+
     def parse(step: tf.Tensor, serialized: tf.Tensor) -> dict:
         step_seed = tf.stack([seed, step])
-        batch = make(step_seed, tf.io.parse_example(serialized, spec), views)
+        batch = make(step_seed, tf.io.parse_example(serialized, spec), views, decode)
         if not stream.augmentation.active:
             return batch
         return augment_batch(batch, tf.random.experimental.stateless_fold_in(step_seed, 1), stream.augmentation)
@@ -135,14 +137,14 @@ def triplets(data_dir: str, split: str, batch_size: int, voxel_res: int, image_s
              stream: Stream = Stream()) -> tf.data.Dataset:
     """Endless batches {voxels uint8 (B,R,R,R), positive uint8 (B,S,S,3), negative uint8 (B,S,S,3)}."""
 
-    def make(step_seed: tf.Tensor, example: dict, views: int) -> dict:
+    def make(step_seed: tf.Tensor, example: dict, views: int, decode: Callable) -> dict:
         choice = tf.random.stateless_uniform([2, batch_size], seed=step_seed, maxval=views, dtype=tf.int32)  # (2, B)
         images = example["images"]  # (B, V) PNG bytes
         positive = tf.gather(images, choice[0], batch_dims=1)  # (B,) a view of object i
         negative = tf.gather(tf.roll(images, -1, axis=0), choice[1], batch_dims=1)  # (B,) a view of object i+1
         return {"voxels": unpack_voxels(example["voxels"], voxel_res),  # (B, R, R, R)
-                "positive": decode_images(positive, image_size),  # (B, S, S, 3)
-                "negative": decode_images(negative, image_size)}  # (B, S, S, 3)
+                "positive": decode(positive, image_size),  # (B, S, S, 3), or 4 with the coverage
+                "negative": decode(negative, image_size)}  # (B, S, S, 3), or 4
 
     return object_batches(data_dir, split, batch_size, voxel_res, image_size, stream, make)
 
@@ -151,14 +153,14 @@ def object_views(data_dir: str, split: str, objects: int, views_per_object: int,
                  stream: Stream = Stream()) -> tf.data.Dataset:
     """Endless batches {voxels uint8 (P,R,R,R), images uint8 (P,K,S,S,3)}: K distinct views of each of P objects."""
 
-    def make(step_seed: tf.Tensor, example: dict, views: int) -> dict:
+    def make(step_seed: tf.Tensor, example: dict, views: int, decode: Callable) -> dict:
         if views_per_object > views:
             raise UserError(f"--views-per-object {views_per_object} exceeds the {views} views of {data_dir}")
         keys = tf.random.stateless_uniform([objects, views], seed=step_seed)
         chosen = tf.argsort(keys, axis=1)[:, :views_per_object]  # (P, K) distinct view indices
         pngs = tf.reshape(tf.gather(example["images"], chosen, batch_dims=1), [-1])  # (P * K,)
-        images = decode_images(pngs, image_size)  # (P * K, S, S, 3)
+        images = decode(pngs, image_size)  # (P * K, S, S, C): RGB, or RGBA with the coverage
         return {"voxels": unpack_voxels(example["voxels"], voxel_res),  # (P, R, R, R)
-                "images": tf.reshape(images, [objects, views_per_object, image_size, image_size, 3])}
+                "images": tf.reshape(images, [objects, views_per_object, image_size, image_size, images.shape[-1]])}
 
     return object_batches(data_dir, split, objects, voxel_res, image_size, stream, make)

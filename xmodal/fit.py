@@ -28,11 +28,14 @@ import tensorflow as tf
 
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.flags import (crop_fraction, fraction, non_negative_float, non_negative_int, positive_float,
-                                   positive_int, seed)
+                                   positive_int, seed, unit_interval)
 from tfrecords_tools.manifest import object_count, write_json_atomic
 from tfrecords_tools.read import reading
+from tfrecords_tools.records import has_masks
 from tfrecords_tools.validate import check_dataset
 from tfrecords_tools.lock import output_lock
+from xmodal.augment import Augmentation
+from xmodal.backgrounds import load_photos
 from xmodal.builtin_data import builtin_dataset
 from xmodal.callbacks import Checkpoints, Summaries
 from xmodal.checkpoints import forget_from, restore, resumable
@@ -48,7 +51,8 @@ from xmodal.models import PRESETS, XModal, build_encoders, preset
 from xmodal.optimizers import adam_w, learning_rate
 from xmodal.pretrained import init_source
 from xmodal.projector import gather, write_projector
-from xmodal.validation import Validation, embedder, read_history, restore_best, validation_ids, validation_objects
+from xmodal.validation import (Validation, criterion, embedder, read_history, restore_best, validation_ids,
+                               validation_objects)
 from xmodal.warm_start import warm_start
 from xmodal.versions import check_export_base
 
@@ -100,6 +104,28 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
                         help=f"augmentation: colour jitter strength, 0 = none (default {defaults.color_jitter})")
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=defaults.mirror,
                         help="augmentation: mirror objects left-right, voxels together with all their views")
+    parser.add_argument("--shift", type=fraction, default=defaults.shift,
+                        help=f"augmentation: largest move of the renders along each axis, a share of the side "
+                             f"(default {defaults.shift})")
+    parser.add_argument("--zoom", type=fraction, default=defaults.zoom,
+                        help=f"augmentation: zoom the renders by factors in [1 - Z, 1 + Z] (default {defaults.zoom})")
+    parser.add_argument("--rotate", type=non_negative_float, default=defaults.rotate,
+                        help=f"augmentation: largest turn of the renders in degrees (default {defaults.rotate})")
+    parser.add_argument("--background", type=unit_interval, default=defaults.background,
+                        help="augmentation: share of renders put on a new background (procedural textures, or "
+                             f"photographs with --backgrounds); needs format-3 data (default {defaults.background})")
+    parser.add_argument("--backgrounds", default=defaults.backgrounds,
+                        help="augmentation: a folder of photographs; half the new backgrounds are crops of them")
+    parser.add_argument("--blur", type=non_negative_float, default=defaults.blur,
+                        help=f"augmentation: largest Gaussian blur in pixels, half the renders (default {defaults.blur})")
+    parser.add_argument("--noise", type=non_negative_float, default=defaults.noise,
+                        help=f"augmentation: largest Gaussian noise in grey levels (default {defaults.noise})")
+    parser.add_argument("--jpeg", type=unit_interval, default=defaults.jpeg,
+                        help=f"augmentation: share of renders re-encoded as JPEG, quality 30-95 (default {defaults.jpeg})")
+    parser.add_argument("--perturbed-validation", action=argparse.BooleanOptionalAction,
+                        default=defaults.perturbed_validation,
+                        help="choose the exported weights on clean and perturbed validation renders alike "
+                             "(xmodal.perturb's 'all together')")
     parser.add_argument("--mirror-average", action=argparse.BooleanOptionalAction, default=defaults.mirror_average,
                         help="validation, the final report and the export embed each input averaged with its "
                              "left-right mirror image; turn off when an object and its mirror image must differ")
@@ -150,6 +176,10 @@ def validate(cfg: FitConfig) -> None:
         raise UserError("--steps, --checkpoint-every, --test-every and --eval-every must be positive")
     if not 0.0 < cfg.crop <= 1.0 or not 0.0 <= cfg.color_jitter < 1.0 or not 0.0 <= cfg.dropout < 1.0:
         raise UserError("--crop must be in (0, 1], --color-jitter and --dropout in [0, 1)")
+    if not (0.0 <= cfg.shift < 1.0 and 0.0 <= cfg.zoom < 1.0 and 0.0 <= cfg.background <= 1.0
+            and 0.0 <= cfg.jpeg <= 1.0 and min(cfg.rotate, cfg.blur, cfg.noise) >= 0.0):
+        raise UserError("--shift and --zoom must be in [0, 1), --background and --jpeg in [0, 1], "
+                        "--rotate, --blur and --noise at least 0")
 
 
 def strategy_for(cfg: FitConfig) -> tf.distribute.Strategy:
@@ -252,7 +282,7 @@ def train_and_export(cfg: FitConfig, strategy: tf.distribute.Strategy, chief: bo
     callbacks = run_callbacks(cfg, model, strategy, data, manifest, run, held_out, best)
     callbacks.append(Checkpoints(manager, cfg.checkpoint_every))
     train = batches(cfg, data, "train", objects_per_batch(cfg),
-                    Stream(cfg.seed, start, cfg.shuffle_buffer, held_out, cfg.augmentation,
+                    Stream(cfg.seed, start, cfg.shuffle_buffer, held_out, training_augmentation(cfg, manifest),
                            cfg.same_category))
     history = train_steps(cfg, model, strategy, data, train, callbacks, start)
     if callbacks[-1].diverged_at is not None:
@@ -270,6 +300,20 @@ def train_and_export(cfg: FitConfig, strategy: tf.distribute.Strategy, chief: bo
     print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {export}")
     return {"run": str(run), "export": export, "steps": steps, "train_loss": train_loss, "metrics": metrics,
             "exported": exported}
+
+
+def training_augmentation(cfg: FitConfig, manifest: dict) -> Augmentation:
+    """The augmentation of the training stream, with the photographs of --backgrounds loaded; new backgrounds are
+    left out, with a note, on data without coverage masks."""
+    aug = cfg.augmentation
+    if aug.masks and not has_masks(manifest):
+        print(f"note: --background {cfg.background} needs the renders' coverage masks, which format-"
+              f"{manifest['format_version']} data lacks: training without new backgrounds "
+              "(convert the meshes again for format 3)")
+        return dataclasses.replace(aug, background=0.0)
+    if aug.masks and cfg.backgrounds:
+        return dataclasses.replace(aug, photos=load_photos(cfg.backgrounds))
+    return aug
 
 
 def starting_model(cfg: FitConfig, strategy: tf.distribute.Strategy, run: Path, chief: bool,
@@ -300,8 +344,9 @@ def run_callbacks(cfg: FitConfig, model: XModal, strategy: tf.distribute.Strateg
                                    cfg.test_every, "triplets" if cfg.batch_kind == "triplets" else "objects"))
     if held_out:
         start = int(model.optimizer.iterations.numpy())
-        validate_now = embedder(model, data, manifest, held_out, cfg.mirror_average)
-        callbacks.append(Validation(run, validate_now, cfg.eval_every, cfg.patience, read_history(run, start), best))
+        validate_now = embedder(model, data, manifest, held_out, cfg.mirror_average, cfg.perturbed_validation)
+        callbacks.append(Validation(run, validate_now, cfg.eval_every, cfg.patience, read_history(run, start), best,
+                                    criterion(cfg.perturbed_validation)))
         print(f"validating on {len(held_out)} training objects held out by the seed, every {cfg.eval_every} steps")
     return callbacks
 

@@ -11,6 +11,7 @@ import dataclasses
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from xmodal.losses import LOSSES, triplet_hinge
@@ -29,6 +30,8 @@ class Branch:
     widths: tuple[tuple[int, int], ...]  # filters of the two convs of each unit
     pools: tuple[int, ...]  # pool size after each unit
     fc: tuple[int, ...]  # hidden fc widths before the embedding layer
+    anti_alias: bool = False  # each pool a max over the window at stride 1, then a binomial blur at its stride
+    global_pool: bool = False  # global average pooling instead of the flatten: no weight tied to a position
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +66,10 @@ PRESETS = {
 # `small` with its images at their full 64^2 (no input pooling): finer detail for the image branch
 PRESETS["small-hd"] = dataclasses.replace(PRESETS["small"], image=dataclasses.replace(PRESETS["small"].image, pool0=1))
 PRESETS["paper"] = PRESETS["2-conv-2-fc"]  # Table 1
+# `small-hd` with an image branch that does not read pixel positions: anti-aliased pools and global average
+# pooling, three units to keep the receptive field; the voxel branch is small-hd's
+PRESETS["small-aa"] = dataclasses.replace(PRESETS["small-hd"], image=Branch(
+    1, ((8, 16), (32, 32), (64, 64)), (2, 2, 2), (256,), anti_alias=True, global_pool=True))
 # The four candidates at CPU scale (32^3 voxels and 64^2 images, pool0 2, half widths, fc 512):
 # the architectures experiment, the report's Figure 4 in about 30 CPU minutes.
 UNITS_CPU = ((8, 16), (32, 64), (64, 64))
@@ -103,14 +110,33 @@ def embedding(x: keras.KerasTensor, fc: tuple[int, ...], first: int, end: Head) 
     return keras.layers.UnitNormalization(dtype="float32", name=NORMALIZATION)(x) if end.normalize else x
 
 
-def plain_head(x: keras.KerasTensor, branch: Branch, conv: type, pool: type, end: Head) -> keras.KerasTensor:
-    """Units of conv-lrelu-conv-lrelu-pool, flatten, then `embedding` (Table 1)."""
+def binomial(size: int) -> np.ndarray:
+    """The normalised binomial filter (size + 1,) of a downsampling by `size`: [1, 2, 1] / 4 for 2."""
+    row = np.array([math.comb(size, k) for k in range(size + 1)], np.float32)
+    return row / row.sum()
+
+
+def blur_pool(x: keras.KerasTensor, size: int, name: str) -> keras.KerasTensor:
+    """Anti-aliased max pooling of 2D features (Zhang 2019): the max over each window at stride 1, then a fixed
+    binomial low-pass filter at stride `size`, a built-in depthwise convolution whose weights are not trained."""
+    x = keras.layers.MaxPooling2D(size, strides=1, padding="same", name=f"{name}_max")(x)
+    blur = keras.layers.DepthwiseConv2D(size + 1, strides=size, padding="same", use_bias=False, trainable=False,
+                                        name=f"{name}_blur")
+    x = blur(x)
+    row = binomial(size)
+    blur.set_weights([np.tile(np.outer(row, row)[:, :, None, None], (1, 1, x.shape[-1], 1))])  # (k, k, C, 1)
+    return x
+
+
+def plain_head(x: keras.KerasTensor, branch: Branch, conv: type, pool: type, gap: type,
+               end: Head) -> keras.KerasTensor:
+    """Units of conv-lrelu-conv-lrelu-pool, flatten (or global average pooling), then `embedding` (Table 1)."""
     for unit, ((a, b), size) in enumerate(zip(branch.widths, branch.pools), start=1):
         for part, filters in (("a", a), ("b", b)):
             x = conv(filters, 3, padding="same", kernel_initializer="he_normal", name=f"conv{unit}{part}")(x)
             x = keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"rect{unit}{part}")(x)
-        x = pool(size, name=f"pool{unit}")(x)
-    x = keras.layers.Flatten(name="flat")(x)
+        x = blur_pool(x, size, f"pool{unit}") if branch.anti_alias else pool(size, name=f"pool{unit}")(x)
+    x = gap(name="global_pool")(x) if branch.global_pool else keras.layers.Flatten(name="flat")(x)
     return embedding(x, branch.fc, len(branch.widths) + 1, end)
 
 
@@ -141,7 +167,9 @@ def head(x: keras.KerasTensor, branch: Branch | Residual, dims: int, end: Head) 
                        (layers.Conv3D, layers.MaxPooling3D, layers.GlobalAveragePooling3D))
     if isinstance(branch, Residual):
         return residual_head(x, branch, conv, pool, gap, end)
-    return plain_head(x, branch, conv, pool, end)
+    if branch.anti_alias and dims != 2:
+        raise ValueError("anti-aliased pooling is built for the 2D image branch only")
+    return plain_head(x, branch, conv, pool, gap, end)
 
 
 def voxel_encoder(p: Preset, channels: int = 2, end: Head = Head()) -> keras.Model:

@@ -17,16 +17,19 @@ import numpy as np
 import tensorflow as tf
 
 from tfrecords_tools.manifest import object_count, shard_paths, write_json_atomic
-from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
+from tfrecords_tools.records import decode_rgba, has_masks, parse_spec, unpack_voxels
 from xmodal.data import member, object_id
 from xmodal.metrics import evaluate_embeddings
+from xmodal.perturb import VALIDATION, available, perturbed
 from xmodal.symmetry import IMAGE_AXIS, VOXEL_AXIS, embed
 
 CRITERION = "mean of image->voxel and voxel->image Recall@1"
+PERTURBED_CRITERION = f"{CRITERION}, averaged over clean and perturbed ('{VALIDATION}') renders"
 MAX_DEFAULT = 256  # the default holds out a tenth of the training objects, at most this many
 MIN_OBJECTS = 4  # fewer validation objects than this rank nothing worth keeping a checkpoint for
 BATCH = 32
 STATE = "validation.json"
+PERTURB_SEED = 7  # the validation renders are perturbed alike at every validation
 
 
 def default_count(train_objects: int) -> int:
@@ -51,34 +54,53 @@ def validation_ids(data: str, manifest: dict, count: int, seed: int) -> tuple[st
 
 
 def score(metrics: dict) -> float:
-    """CRITERION of a metrics dict of `xmodal.metrics.evaluate_embeddings` (-1 for diverged weights)."""
+    """CRITERION of a metrics dict of `xmodal.metrics.evaluate_embeddings` (-1 for diverged weights), averaged with
+    that of its perturbed renders where the dict has them (PERTURBED_CRITERION)."""
     value = (metrics["image_to_voxel"]["recall@1"] + metrics["voxel_to_image"]["recall@1"]) / 2.0
+    if "perturbed" in metrics:
+        value = (value + score(metrics["perturbed"])) / 2.0
     return value if np.isfinite(metrics["modality_gap"]["mean"]) else -1.0
 
 
-def embedder(model: keras.Model, data: str, manifest: dict, ids: tuple[str, ...],
-             mirror_average: bool) -> Callable[[], dict]:
+def criterion(perturbed: bool) -> str:
+    """The name of the criterion the best weights are chosen by."""
+    return PERTURBED_CRITERION if perturbed else CRITERION
+
+
+def embedder(model: keras.Model, data: str, manifest: dict, ids: tuple[str, ...], mirror_average: bool,
+             perturb: bool = False) -> Callable[[], dict]:
     """A function embedding the validation objects with the model's current encoders, as the export will
-    (xmodal.symmetry), and returning their metrics."""
+    (xmodal.symmetry), and returning their metrics; with `perturb`, also those of their renders perturbed by
+    xmodal.perturb's VALIDATION (the same perturbation at every validation), under "perturbed"."""
     res, size, views = manifest["voxel_res"], manifest["image_size"], manifest["views"]
     spec = parse_spec(views)
     files = [str(p) for p in shard_paths(data, manifest, "train")]
     objects = (tf.data.TFRecordDataset(files).filter(member(ids)).batch(BATCH)
                .map(lambda r: tf.io.parse_example(r, spec))
                .map(lambda e: {"voxels": unpack_voxels(e["voxels"], res),  # (n, R, R, R)
-                               "images": decode_images(tf.reshape(e["images"], [-1]), size)}))  # (n * V, S, S, 3)
+                               "images": decode_rgba(tf.reshape(e["images"], [-1]), size)})  # (n * V, S, S, 4)
+               .enumerate())
+    change = available(has_masks(manifest))[VALIDATION]
 
     @tf.function
-    def embed_batch(batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
-        return (embed(model.voxel_encoder, batch["voxels"], VOXEL_AXIS, mirror_average),  # (n, 128)
-                embed(model.image_encoder, batch["images"], IMAGE_AXIS, mirror_average))  # (n * V, 128)
+    def embed_batch(index: tf.Tensor, batch: dict) -> tuple[tf.Tensor, ...]:
+        """(voxels (n, 128), images (n * V, 128)[, perturbed images (n * V, 128)])."""
+        rgb, alpha = batch["images"][..., :3], batch["images"][..., 3:]
+        out = (embed(model.voxel_encoder, batch["voxels"], VOXEL_AXIS, mirror_average),
+               embed(model.image_encoder, rgb, IMAGE_AXIS, mirror_average))
+        if perturb:
+            changed = perturbed(rgb, alpha, change, tf.stack([tf.constant(PERTURB_SEED, tf.int64), index]))
+            out += (embed(model.image_encoder, changed, IMAGE_AXIS, mirror_average),)
+        return out
 
     def evaluate() -> dict:
-        parts = [embed_batch(batch) for batch in objects]
-        voxels = np.concatenate([v.numpy() for v, _ in parts])  # (N, 128)
-        images = np.concatenate([i.numpy() for _, i in parts])  # (N * V, 128)
+        parts = [[t.numpy() for t in embed_batch(index, batch)] for index, batch in objects]
+        voxels, images, *changed = (np.concatenate(column) for column in zip(*parts))
         labels = np.arange(len(voxels))
-        return evaluate_embeddings(voxels, labels, images, np.repeat(labels, views))
+        metrics = evaluate_embeddings(voxels, labels, images, np.repeat(labels, views))
+        if changed:
+            metrics["perturbed"] = evaluate_embeddings(voxels, labels, changed[0], np.repeat(labels, views))
+        return metrics
 
     return evaluate
 
@@ -115,6 +137,8 @@ def summary(metrics: dict) -> dict:
         **{f"{key}/{name}": metrics[key][name] for key in ("image_to_voxel", "voxel_to_image")
            for name in ("recall@1", "recall@5", "map")},
         "modality_gap": metrics["modality_gap"]["mean"],
+        **{f"perturbed/{key}/recall@1": metrics["perturbed"][key]["recall@1"]
+           for key in ("image_to_voxel", "voxel_to_image") if "perturbed" in metrics},
     }
 
 
@@ -123,9 +147,10 @@ class Validation(keras.callbacks.Callback):
     misses. Validating the starting weights means a fine-tuned run never exports worse weights than it began with."""
 
     def __init__(self, run: Path, evaluate: Callable[[], dict], every: int, patience: int, history: History,
-                 best: tf.train.CheckpointManager):
+                 best: tf.train.CheckpointManager, criterion: str = CRITERION):
         super().__init__()
         self.run, self.evaluate, self.every, self.patience = run, evaluate, every, patience
+        self.criterion = criterion
         self.history, self.best = history, best
         self.writer = tf.summary.create_file_writer(str(run / "logs" / "validation"))
 
@@ -142,8 +167,8 @@ class Validation(keras.callbacks.Callback):
         self.writer.flush()
         if self.history.best is entry:
             self.best.save(checkpoint_number=step)
-        write_json_atomic(self.run / STATE, {"criterion": CRITERION, "history": self.history.entries})
-        print(f"\nvalidation at step {step}: {CRITERION} {entry['score']:.3f} "
+        write_json_atomic(self.run / STATE, {"criterion": self.criterion, "history": self.history.entries})
+        print(f"\nvalidation at step {step}: {self.criterion} {entry['score']:.3f} "
               f"(best {self.history.best['score']:.3f} at step {self.history.best['step']})")
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -165,13 +190,15 @@ class Validation(keras.callbacks.Callback):
 def restore_best(model: keras.Model, best: tf.train.CheckpointManager, run: Path, last_step: int) -> dict:
     """Load the best validated weights into the model, if any; {step, criterion, score, validation} of what is left."""
     path = run / STATE
-    entries = json.loads(path.read_text())["history"] if path.is_file() else []
+    stored = json.loads(path.read_text()) if path.is_file() else {"history": []}
+    entries = stored["history"]
     if best.latest_checkpoint is None or not entries:
         return {"step": last_step, "criterion": None, "score": None, "validation": None}
     step = int(best.latest_checkpoint.rsplit("-", 1)[-1])
     tf.train.Checkpoint(model=model).restore(best.latest_checkpoint).expect_partial()
     entry = next(e for e in entries if e["step"] == step)
-    return {"step": step, "criterion": CRITERION, "score": entry["score"], "validation": entry["metrics"]}
+    return {"step": step, "criterion": stored.get("criterion", CRITERION), "score": entry["score"],
+            "validation": entry["metrics"]}
 
 
 def validation_objects(requested: int, manifest: dict) -> int:

@@ -7,7 +7,7 @@ from xmodal.config import FitConfig
 from xmodal.data import Stream, object_views
 from xmodal.fit import batches
 
-ALL = Augmentation(crop=0.6, color=0.4, mirror=True)
+ALL = Augmentation(crop=0.6, color=0.4, mirror=True, shift=0.1, zoom=0.2, rotate=10, blur=1.0, noise=3.0, jpeg=0.5)
 
 
 def random_batch(seed: int = 0) -> dict:
@@ -67,7 +67,49 @@ def test_training_stream_is_augmented_deterministically_and_test_stream_never(ti
     np.testing.assert_array_equal(test["images"], plain_test["images"])
 
 
-@pytest.mark.parametrize("field", ["crop", "color", "mirror"])
-def test_each_augmentation_alone_turns_it_on(field):
+ON = {"crop": 0.8, "color": 0.2, "mirror": True, "shift": 0.1, "zoom": 0.1, "rotate": 5.0, "background": 0.5,
+      "blur": 1.0, "noise": 2.0, "jpeg": 0.5}
+
+
+@pytest.mark.parametrize("field", sorted(ON))
+def test_each_augmentation_alone_turns_it_on_and_changes_images(field):
     assert not Augmentation().active
-    assert Augmentation(**{field: {"crop": 0.8, "color": 0.2, "mirror": True}[field]}).active
+    aug = Augmentation(**{field: ON[field]})
+    assert aug.active and aug.masks == (field == "background")
+    images, alpha = render_like(8)
+    rgba = tf.concat([images, alpha], axis=-1)
+    out = augment_images(rgba, tf.constant([2, 9], tf.int64), tf.zeros([8], tf.bool), aug).numpy()
+    assert out.shape == (8, 32, 32, 3)
+    if field != "mirror":  # mirroring is decided per object by augment_batch
+        assert not np.array_equal(out, images.numpy()), field
+
+
+def render_like(n: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """uint8 (N, 32, 32, 3) renders of a square on a uniform background, and their coverage (N, 32, 32, 1)."""
+    images = np.full((n, 32, 32, 3), 90, np.uint8)
+    images[:, 8:24, 10:20] = (200, 40, 10)
+    alpha = np.zeros((n, 32, 32, 1), np.uint8)
+    alpha[:, 8:24, 10:20] = 255
+    return tf.constant(images), tf.constant(alpha)
+
+
+def test_new_backgrounds_replace_exactly_the_uncovered_pixels_of_the_chosen_share():
+    images, alpha = render_like(64)
+    out = augment_images(tf.concat([images, alpha], -1), tf.constant([0, 1], tf.int64), tf.zeros([64], tf.bool),
+                         Augmentation(background=0.5)).numpy()
+    inside = alpha.numpy()[..., 0] == 255
+    np.testing.assert_array_equal(out[inside], images.numpy()[inside])
+    replaced = np.array([np.mean(o[~m] != 90) > 0.5 for o, m in zip(out, inside)])
+    untouched = np.array([np.all(o[~m] == 90) for o, m in zip(out, inside)])
+    assert np.all(replaced | untouched) and 0.3 < replaced.mean() < 0.7
+
+
+def test_moves_carry_the_coverage_with_the_object():
+    images, alpha = render_like(8)
+    aug = Augmentation(shift=0.2, zoom=0.3, rotate=20, background=1.0)
+    out = augment_images(tf.concat([images, alpha], -1), tf.constant([5, 5], tf.int64), tf.zeros([8], tf.bool),
+                         aug).numpy()
+    object_pixels = np.all(out == (200, 40, 10), axis=-1)  # (N, 32, 32): still exactly the object's colour
+    assert object_pixels.sum(axis=(1, 2)).min() > 50
+    centres = [np.argwhere(m).mean(0) for m in object_pixels]
+    assert np.ptp(np.array(centres), axis=0).max() > 2.0  # moved, each image its own way
