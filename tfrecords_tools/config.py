@@ -7,6 +7,13 @@ from pathlib import Path
 VIEWPOINT_SETS = {name: str(resources.files("tfrecords_tools") / "data" / f"{file}_viewpoints.txt")
                   for name, file in (("cars", "car"), ("generic", "generic"))}  # shipped sets, by --viewpoints name
 DEFAULT_VIEWPOINTS = VIEWPOINT_SETS["cars"]
+RENDER_FLAGS = {"light_jitter": 1.0, "fov_jitter": 0.8, "off_centre": 1.0, "truncation": 1.0,
+                "material_jitter": 1.0}  # per-image render randomisation (shots.py): each field's largest value
+
+
+def flag(field: str) -> str:
+    """The command-line flag of a ConvertConfig field: off_centre -> --off-centre."""
+    return "--" + field.replace("_", "-")
 
 
 def viewpoint_file(name_or_path: str) -> str:
@@ -32,6 +39,11 @@ class ConvertConfig:
     background: str = "random"  # "random" (uniform colour per image) or "white"
     category: str = ""  # synth/folder: empty = from <meshes>/metadata.json or the class folder, else "object"
     shard_mb: float = 150.0  # target shard size
+    light_jitter: float = 0.0  # per image: key light turned and scaled, ambient scaled, maybe a fill light
+    fov_jitter: float = 0.0  # per image: field of view scaled by U[1 - f, 1 + f], the framing distance to match
+    off_centre: float = 0.0  # per image: the object's centre moved by up to this share of the half-frame in x and y
+    truncation: float = 0.0  # per image: probability that the camera moves in until the border cuts the object
+    material_jitter: float = 0.0  # per image: colours scaled per channel by U[1 - f, 1 + f], a specular highlight
 
     def identity(self) -> dict:
         """The settings that determine the output bytes (not where or how fast it runs)."""

@@ -9,7 +9,7 @@ from typing import Iterator
 import numpy as np
 from tqdm import tqdm
 
-from tfrecords_tools.config import ConvertConfig
+from tfrecords_tools.config import RENDER_FLAGS, ConvertConfig, flag
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.lock import output_lock
 from tfrecords_tools.manifest import MANIFEST, read_manifest, write_json_atomic
@@ -46,16 +46,23 @@ def validate(cfg: ConvertConfig) -> None:
         raise UserError(f"--test-fraction must be in [0, 1), got {cfg.test_fraction}")
     if cfg.background not in ("random", "white"):
         raise UserError(f"--background must be random or white, got {cfg.background!r}")
+    for name, top in RENDER_FLAGS.items():
+        if not 0.0 <= getattr(cfg, name) <= top:
+            raise UserError(f"{flag(name)} must be from 0 to {top:g}, got {getattr(cfg, name)}")
     read_viewpoints(cfg.viewpoints)
 
 
 def with_format(cfg: ConvertConfig) -> ConvertConfig:
-    """cfg with `--format auto` replaced by the detected layout, which is printed."""
-    if cfg.format != "auto":
-        return cfg
-    fmt = detect_format(cfg.meshes)
-    print(f"--format {fmt}: detected from the layout of {cfg.meshes} (pass --format to choose another)")
-    return dataclasses.replace(cfg, format=fmt)
+    """cfg with `--format auto` replaced by the detected layout, which is printed; a UserError for render
+    randomisation on r2n2's renders, which are not ours to render."""
+    if cfg.format == "auto":
+        cfg = dataclasses.replace(cfg, format=detect_format(cfg.meshes))
+        print(f"--format {cfg.format}: detected from the layout of {cfg.meshes} (pass --format to choose another)")
+    randomised = [name for name in RENDER_FLAGS if getattr(cfg, name)]
+    if cfg.format == "r2n2" and randomised:
+        raise UserError(f"--format r2n2 brings its own renders: {flag(randomised[0])} randomises the renders of "
+                        "meshes only (leave it at 0)")
+    return cfg
 
 
 def check_output(out: Path, identity: dict) -> dict | None:

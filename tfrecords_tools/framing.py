@@ -15,13 +15,16 @@ def bounding_radius(vertices: np.ndarray) -> float:
     return float(np.linalg.norm(vertices, axis=1).max())
 
 
-def framing_distance(radius: float) -> float:
-    """The camera distance at which a sphere of `radius` about the origin fills the picture, less the margin."""
-    return MARGIN * radius / np.sin(np.radians(FOV_DEGREES) / 2)
+def framing_distance(radius: float, fov: float | np.ndarray = FOV_DEGREES,
+                     margin: float = MARGIN) -> float | np.ndarray:
+    """The camera distance at which a sphere of `radius` about the origin fills a picture of `fov` degrees, times
+    `margin` (more than 1: a margin around it; less than 1: cut by the border)."""
+    return margin * radius / np.sin(np.radians(fov) / 2)
 
 
-def framed(viewpoints: np.ndarray, vertices: np.ndarray) -> np.ndarray:
-    """Viewpoints (V, 4) with each distance raised to the framing distance of the object's vertices where it is closer."""
+def framed(viewpoints: np.ndarray, vertices: np.ndarray, fov: float | np.ndarray = FOV_DEGREES) -> np.ndarray:
+    """Viewpoints (V, 4) with each distance raised to the framing distance of the object's vertices where it is
+    closer, in pictures of `fov` degrees (one, or (V,) one per viewpoint)."""
     out = viewpoints.copy()
-    out[:, 3] = np.maximum(out[:, 3], framing_distance(bounding_radius(vertices)))
+    out[:, 3] = np.maximum(out[:, 3], framing_distance(bounding_radius(vertices), fov))
     return out

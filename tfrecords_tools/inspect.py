@@ -5,9 +5,11 @@ import numpy as np
 
 from tfrecords_tools.atomic import atomic_file
 from tfrecords_tools.captions import captioned, stacked
+from tfrecords_tools.config import RENDER_FLAGS, flag
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.objects import render_voxels
 from tfrecords_tools.read import dataset, reading
+from tfrecords_tools.records import has_masks
 from tfrecords_tools.shards import sha256
 from tfrecords_tools.validate import (check_shards, checked_manifest, file_problem, record_count, record_problem,
                                       unreadable_record)
@@ -39,6 +41,12 @@ def verify(data_dir: str) -> dict:
     return manifest
 
 
+def randomisation(manifest: dict) -> str:
+    """The render randomisation flags a dataset was converted with (none in format 2), as `--flag value`s or `none`."""
+    config = manifest.get("config", {})
+    return ", ".join(f"{flag(name)} {config[name]:g}" for name in RENDER_FLAGS if config.get(name)) or "none"
+
+
 def summary(manifest: dict) -> str:
     """A few lines describing the dataset."""
     splits = ", ".join(f"{name} {s['objects']} objects in {len(s['shards'])} shard(s)"
@@ -46,6 +54,8 @@ def summary(manifest: dict) -> str:
     lines = [f"format v{manifest['format_version']}: {splits}",
              f"voxels {manifest['voxel_res']}^3, {manifest['views']} views of {manifest['image_size']}^2 px, "
              f"background {manifest['background']}, viewpoints {manifest['viewpoints']}, seed {manifest['seed']}",
+             f"images: {'RGBA, alpha the coverage mask' if has_masks(manifest) else 'RGB, no coverage mask'}; "
+             f"render randomisation: {randomisation(manifest)}",
              f"skipped inputs: {len(manifest['skipped'])}"]
     lines += [f"  {s['path']}: {s['reason']}" for s in manifest["skipped"]]
     lines += [f"warning: {w['object_id']}: {w['warning']}" for w in manifest.get("warnings", [])]

@@ -13,9 +13,10 @@ from PIL import Image
 
 from tfrecords_tools.binvox import BadBinvox, read_binvox, resample
 from tfrecords_tools.config import ConvertConfig
-from tfrecords_tools.framing import framed
+from tfrecords_tools.framing import FOV_DEGREES, framed
 from tfrecords_tools.meshes import BadMesh, Mesh, load_mesh
 from tfrecords_tools.open_surfaces import mesh_voxels
+from tfrecords_tools.shots import draw_shot, truncated
 from tfrecords_tools.sources import Source
 from tfrecords_tools.viewpoints import ViewpointSampler
 from tfrecords_tools.voxel_mesh import voxel_mesh
@@ -31,7 +32,7 @@ class ObjectRecord:
     category: str
     voxel_res: int
     voxels: bytes  # np.packbits of the C-order (R, R, R) bool grid [x, y, z]
-    images: tuple[bytes, ...]  # V PNG images
+    images: tuple[bytes, ...]  # V RGBA PNG images, alpha the object's coverage
     viewpoints: tuple[float, ...]  # V x 4: azimuth, elevation, in-plane rotation, distance
     warnings: tuple[str, ...] = ()  # recorded in the manifest, not in the record (an open surface)
 
@@ -49,6 +50,12 @@ def object_rng(seed: int, object_id: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(object_id.encode())])
 
 
+def shot_rng(seed: int, object_id: str) -> np.random.Generator:
+    """The random stream of one object's render randomisation: apart from object_rng's, whose draws it leaves as they
+    were."""
+    return np.random.default_rng([seed, zlib.crc32(object_id.encode()), 1])
+
+
 @functools.cache
 def sampler(viewpoints_path: str) -> ViewpointSampler:
     """This process's KDE viewpoint sampler for a viewpoint file."""
@@ -56,15 +63,17 @@ def sampler(viewpoints_path: str) -> ViewpointSampler:
 
 
 def png(image: np.ndarray) -> bytes:
-    """PNG bytes of an (S, S, 3) uint8 image."""
+    """PNG bytes of an (S, S, 4) uint8 RGBA image (or an (S, S, 3) RGB one)."""
     out = io.BytesIO()
     Image.fromarray(image).save(out, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return out.getvalue()
 
 
-def camera_views(cfg: ConvertConfig, mesh: Mesh, rng: np.random.Generator) -> np.ndarray:
-    """(V, 4) viewpoints of one object, each moved back where needed to keep the whole object in the picture."""
-    return framed(sampler(cfg.viewpoints).sample(cfg.views, rng), mesh.vertices)
+def camera_views(cfg: ConvertConfig, mesh: Mesh, rng: np.random.Generator,
+                 fov: float | np.ndarray = FOV_DEGREES) -> np.ndarray:
+    """(V, 4) viewpoints of one object, each moved back where needed to keep the whole object in a picture of `fov`
+    degrees (one, or (V,) one per view)."""
+    return framed(sampler(cfg.viewpoints).sample(cfg.views, rng), mesh.vertices, fov)
 
 
 def backgrounds(cfg: ConvertConfig, rng: np.random.Generator) -> np.ndarray:
@@ -94,16 +103,17 @@ def mesh_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
     voxels, warnings = mesh_voxels(mesh, cfg.voxel_res)  # (R, R, R) bool
     if not voxels.any():
         raise BadMesh("zero volume: no voxel occupied")
-    rng = object_rng(cfg.seed, source.object_id)
-    views = camera_views(cfg, mesh, rng)  # (V, 4)
+    rng, render_rng = object_rng(cfg.seed, source.object_id), shot_rng(cfg.seed, source.object_id)
+    shots = [draw_shot(cfg, render_rng) for _ in range(cfg.views)]
+    views = truncated(camera_views(cfg, mesh, rng, np.array([s.fov for s in shots])), mesh.vertices, shots)  # (V, 4)
     colors = backgrounds(cfg, rng)
     draw = renderer(cfg.image_size)
-    images = tuple(png(draw.render(mesh, view, color)) for view, color in zip(views, colors))
+    images = tuple(png(draw.render(mesh, view, color, shot)) for view, color, shot in zip(views, colors, shots))
     return record(source, cfg, voxels, images, views, warnings)
 
 
 def r2n2_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
-    """3D-R2N2's voxels (resampled to voxel-res) and its RGBA renders composited and resized."""
+    """3D-R2N2's voxels (resampled to voxel-res) and its RGBA renders composited and resized, alpha kept."""
     voxels = read_binvox(Path(source.path)).voxels
     if voxels.shape[0] != cfg.voxel_res:
         voxels = resample(voxels, cfg.voxel_res)
@@ -118,11 +128,13 @@ def r2n2_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
 
 
 def composite(path: Path, background: np.ndarray, size: int) -> np.ndarray:
-    """(S, S, 3) uint8: an RGBA render over a uniform background, resized."""
+    """(S, S, 4) uint8: an RGBA render over a uniform background, resized; alpha its own, resized alike (the mask)."""
     with Image.open(path) as image:
         rgba = image.convert("RGBA")
     canvas = Image.new("RGBA", rgba.size, tuple(int(c) for c in background) + (255,))
-    return np.asarray(Image.alpha_composite(canvas, rgba).convert("RGB").resize((size, size), Image.BILINEAR))
+    out = Image.alpha_composite(canvas, rgba).convert("RGB").resize((size, size), Image.BILINEAR)
+    out.putalpha(rgba.getchannel("A").resize((size, size), Image.BILINEAR))
+    return np.asarray(out)
 
 
 def record(source: Source, cfg: ConvertConfig, voxels: np.ndarray, images: tuple, views: np.ndarray,
@@ -141,4 +153,4 @@ def render_voxels(voxels: np.ndarray, viewpoint: np.ndarray, size: int) -> np.nd
     """An (S, S, 3) uint8 picture of a voxel grid's surface on white, to show what the voxels hold."""
     from tfrecords_tools.render import renderer  # OpenGL only in worker processes (see render.py)
 
-    return renderer(size).render(voxel_mesh(voxels), viewpoint, np.full(3, 255, np.uint8))
+    return renderer(size).render(voxel_mesh(voxels), viewpoint, np.full(3, 255, np.uint8))[..., :3]

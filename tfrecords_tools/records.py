@@ -4,13 +4,15 @@ import tensorflow as tf
 
 from tfrecords_tools.objects import ObjectRecord
 
-FORMAT_VERSION = 2  # 2: renders framed by the bounding sphere (tfrecords_tools/framing.py)
+FORMAT_VERSION = 3  # 3: RGBA renders, alpha the object's coverage; 2: RGB renders framed by the bounding sphere
+READABLE_VERSIONS = (2, 3)  # the format versions readers accept: 2 has the same records without masks
 FEATURES = {
     "object_id": "bytes",
     "category": "bytes",
     "voxel_res": "int64",
     "voxels": "bytes: np.packbits of the C-order flattened bool grid [x, y, z], y up",
-    "images": "bytes list: V PNG images (S, S, 3)",
+    "images": "bytes list: V RGBA PNG images (S, S, 4): RGB the render over its background, alpha the object's "
+              "coverage (its mask)",
     "viewpoints": "float list: V x 4 (azimuth, elevation, in-plane rotation in degrees, distance)",
 }
 BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1)  # (256, 8): each byte's bits, MSB first
@@ -53,8 +55,25 @@ def unpack_voxels(packed: tf.Tensor, res: int) -> tf.Tensor:
     return tf.reshape(bits, tf.concat([tf.shape(packed), [res, res, res]], axis=0))
 
 
+def has_masks(manifest: dict) -> bool:
+    """Whether a dataset's images carry the object's coverage mask as alpha (format version 3 on)."""
+    return manifest["format_version"] >= 3
+
+
+def _decoded(pngs: tf.Tensor, size: int, channels: int) -> tf.Tensor:
+    """uint8 images (N, S, S, channels) from PNG bytes (N,)."""
+    images = tf.map_fn(lambda png: tf.io.decode_png(png, channels=channels), pngs,
+                       fn_output_signature=tf.TensorSpec([None, None, channels], tf.uint8))
+    return tf.ensure_shape(images, [None, size, size, channels])
+
+
 def decode_images(pngs: tf.Tensor, size: int) -> tf.Tensor:
-    """uint8 images (N, S, S, 3) from PNG bytes (N,)."""
-    images = tf.map_fn(lambda png: tf.io.decode_png(png, channels=3), pngs,
-                       fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
-    return tf.ensure_shape(images, [None, size, size, 3])
+    """uint8 RGB images (N, S, S, 3) from PNG bytes (N,); alpha, where there is one, is dropped (the RGB holds the
+    background)."""
+    return _decoded(pngs, size, 3)
+
+
+def decode_rgba(pngs: tf.Tensor, size: int) -> tf.Tensor:
+    """uint8 RGBA images (N, S, S, 4) from PNG bytes (N,): alpha the coverage mask, or 255 for a PNG without alpha
+    (format 2: ask `has_masks` first)."""
+    return _decoded(pngs, size, 4)

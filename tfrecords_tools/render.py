@@ -8,12 +8,11 @@ import functools
 import moderngl
 import numpy as np
 
-from tfrecords_tools.framing import FOV_DEGREES
 from tfrecords_tools.meshes import Mesh
+from tfrecords_tools.shots import PLAIN, Shot
 
 NEAR, FAR = 0.05, 20.0
-SAMPLES = 4  # multisample anti-aliasing
-LIGHT = np.array([0.35, 0.6, 0.72]) / np.linalg.norm([0.35, 0.6, 0.72])  # in view space, toward the viewer
+SAMPLES = 4  # multisample anti-aliasing: the alpha of an edge pixel is the share of its samples the object covers
 
 VERTEX_SHADER = """
 #version 330
@@ -22,24 +21,41 @@ uniform mat4 view;
 in vec3 in_position;
 in vec3 in_normal;
 in vec3 in_color;
+out vec3 v_position;
 out vec3 v_normal;
 out vec3 v_color;
 void main() {
     gl_Position = mvp * vec4(in_position, 1.0);
+    v_position = (view * vec4(in_position, 1.0)).xyz;
     v_normal = mat3(view) * in_normal;
     v_color = in_color;
 }
 """
 FRAGMENT_SHADER = """
 #version 330
-uniform vec3 light;
+uniform vec3 lights[2];
+uniform float intensities[2];
+uniform float ambient;
+uniform vec3 tint;
+uniform float specular;
+uniform float shininess;
+in vec3 v_position;
 in vec3 v_normal;
 in vec3 v_color;
 out vec4 color;
 void main() {
     vec3 n = normalize(gl_FrontFacing ? v_normal : -v_normal);
-    float shade = 0.35 + 0.65 * max(dot(n, light), 0.0);
-    color = vec4(v_color * shade, 1.0);
+    float shade = ambient + intensities[0] * max(dot(n, lights[0]), 0.0)
+                  + intensities[1] * max(dot(n, lights[1]), 0.0);
+    vec3 rgb = min(v_color * tint, 1.0) * shade;
+    if (specular > 0.0) {
+        for (int i = 0; i < 2; i++) {
+            float facing = float(dot(n, lights[i]) > 0.0);
+            vec3 half_way = normalize(lights[i] + normalize(-v_position));
+            rgb += vec3(facing * specular * intensities[i] * pow(max(dot(n, half_way), 0.0), shininess));
+        }
+    }
+    color = vec4(rgb, 1.0);
 }
 """
 
@@ -66,16 +82,18 @@ def view_matrix(viewpoint: np.ndarray) -> np.ndarray:
     return roll @ look
 
 
-def projection_matrix() -> np.ndarray:
-    """Camera -> clip space (4, 4): a square perspective frustum."""
-    f = 1.0 / np.tan(np.radians(FOV_DEGREES) / 2)
-    return np.array([[f, 0, 0, 0], [0, f, 0, 0],
+def projection_matrix(shot: Shot = PLAIN) -> np.ndarray:
+    """Camera -> clip space (4, 4): a square perspective frustum of the shot's field of view, the picture moved by
+    its shift (a shear of clip x and y, so the view matrix keeps looking at the origin)."""
+    f = 1.0 / np.tan(np.radians(shot.fov) / 2)
+    x, y = shot.shift
+    return np.array([[f, 0, -x, 0], [0, f, -y, 0],
                      [0, 0, (FAR + NEAR) / (NEAR - FAR), 2 * FAR * NEAR / (NEAR - FAR)], [0, 0, -1, 0]])
 
 
-def project(points: np.ndarray, viewpoint: np.ndarray, size: int) -> np.ndarray:
-    """Pixel coordinates (N, 2) as (column, row from the top) of world points (N, 3)."""
-    clip = np.column_stack([points, np.ones(len(points))]) @ (projection_matrix() @ view_matrix(viewpoint)).T
+def project(points: np.ndarray, viewpoint: np.ndarray, size: int, shot: Shot = PLAIN) -> np.ndarray:
+    """Pixel coordinates (N, 2) as (column, row from the top) of world points (N, 3) in a picture taken as `shot`."""
+    clip = np.column_stack([points, np.ones(len(points))]) @ (projection_matrix(shot) @ view_matrix(viewpoint)).T
     ndc = clip[:, :2] / clip[:, 3:]
     return np.column_stack([(ndc[:, 0] + 1) / 2 * size, (1 - ndc[:, 1]) / 2 * size])
 
@@ -97,34 +115,36 @@ def context() -> moderngl.Context:
 
 
 class Renderer:
-    """Renders meshes to (S, S, 3) uint8 images of one size."""
+    """Renders meshes to (S, S, 4) uint8 RGBA images of one size."""
 
     def __init__(self, size: int):
         ctx = context()
         self.size = size
         self.program = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=FRAGMENT_SHADER)
-        self.program["light"].write(LIGHT.astype(np.float32).tobytes())
         self.msaa = ctx.simple_framebuffer((size, size), samples=SAMPLES)
         self.resolved = ctx.simple_framebuffer((size, size))
 
-    def render(self, mesh: Mesh, viewpoint: np.ndarray, background: np.ndarray) -> np.ndarray:
-        """One image (S, S, 3) uint8 of `mesh` seen from `viewpoint` over a uniform `background` (3,) uint8."""
+    def render(self, mesh: Mesh, viewpoint: np.ndarray, background: np.ndarray, shot: Shot = PLAIN) -> np.ndarray:
+        """One image (S, S, 4) uint8 of `mesh` seen from `viewpoint` as `shot`: RGB over a uniform `background` (3,)
+        uint8, alpha the object's coverage (0 on the background only, 255 covered, between at anti-aliased edges)."""
         ctx = context()
         view = view_matrix(viewpoint)
         self.program["view"].write(view.T.astype(np.float32).tobytes())
-        self.program["mvp"].write((projection_matrix() @ view).T.astype(np.float32).tobytes())
+        self.program["mvp"].write((projection_matrix(shot) @ view).T.astype(np.float32).tobytes())
+        for name in ("lights", "intensities", "ambient", "tint", "specular", "shininess"):
+            self.program[name].value = getattr(shot, name)
         buffer = ctx.buffer(triangle_soup(mesh).tobytes())
         array = ctx.vertex_array(self.program, [(buffer, "3f 3f 3f", "in_position", "in_normal", "in_color")])
         self.msaa.use()
         ctx.enable(moderngl.DEPTH_TEST)
         ctx.disable(moderngl.CULL_FACE)
-        self.msaa.clear(*(np.asarray(background) / 255.0), 1.0, depth=1.0)
+        self.msaa.clear(*(np.asarray(background) / 255.0), 0.0, depth=1.0)  # alpha 0: no object yet
         array.render(moderngl.TRIANGLES)
         ctx.copy_framebuffer(self.resolved, self.msaa)
-        pixels = np.frombuffer(self.resolved.read(components=3, alignment=1), np.uint8)
+        pixels = np.frombuffer(self.resolved.read(components=4, alignment=1), np.uint8)
         array.release()
         buffer.release()
-        return pixels.reshape(self.size, self.size, 3)[::-1].copy()
+        return pixels.reshape(self.size, self.size, 4)[::-1].copy()
 
 
 @functools.cache

@@ -15,7 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.manifest import MANIFEST, read_manifest, shard_paths
-from tfrecords_tools.records import FORMAT_VERSION
+from tfrecords_tools.records import READABLE_VERSIONS, has_masks
 
 MANIFEST_KEYS = {"format_version": int, "seed": int, "voxel_res": int, "image_size": int, "views": int,
                  "background": str, "viewpoints": str, "splits": dict, "skipped": list}
@@ -41,8 +41,9 @@ def key_problem(where: str, entry: object, keys: dict) -> str | None:
 
 def value_problem(manifest: dict) -> str | None:
     """The first top-level value out of range, or None."""
-    if manifest["format_version"] != FORMAT_VERSION:
-        return f"format_version {manifest['format_version']}: this code reads version {FORMAT_VERSION}"
+    if manifest["format_version"] not in READABLE_VERSIONS:
+        return (f"format_version {manifest['format_version']}: this code reads versions "
+                f"{' and '.join(map(str, READABLE_VERSIONS))}")
     if manifest["voxel_res"] < 2 or manifest["voxel_res"] % 2:
         return f"voxel_res {manifest['voxel_res']} must be a positive even number"
     if manifest["image_size"] < 1 or manifest["views"] < 1:
@@ -133,16 +134,17 @@ def first_features(path: Path) -> dict | str | None:
 
 
 def image_description(png: bytes) -> str:
-    """`W x H px images` from an encoded image's header, or `an undecodable image`."""
+    """`W x H px MODE images` from an encoded image's header, or `an undecodable image`."""
     try:
-        width, height = Image.open(io.BytesIO(png)).size
+        image = Image.open(io.BytesIO(png))
     except (OSError, UnidentifiedImageError):
         return "an undecodable image"
-    return f"{width}x{height} px images"
+    return f"{image.width}x{image.height} px {image.mode} images"
 
 
 def record_problem(path: Path, manifest: dict) -> str | None:
-    """What in the first record of a shard disagrees with the manifest's voxel_res, views, image_size, or None."""
+    """What in the first record of a shard disagrees with the manifest's voxel_res, views, image_size and format
+    (RGBA images from version 3 on, RGB before), or None."""
     record = first_features(path)
     if record is None or isinstance(record, str):
         return record and f"{path}: {record}"
@@ -156,9 +158,10 @@ def record_problem(path: Path, manifest: dict) -> str | None:
     if len(record["images"]) != views or len(record["viewpoints"]) != 4 * views:
         return (f"{path}: record 0 holds {len(record['images'])} views ({len(record['viewpoints'])} viewpoint values), "
                 f"the manifest says views {views}")
-    held = image_description(record["images"][0])
-    if held != f"{size}x{size} px images":
-        return f"{path}: record 0 holds {held}, the manifest says image_size {size}"
+    held, mode = image_description(record["images"][0]), "RGBA" if has_masks(manifest) else "RGB"
+    if held != f"{size}x{size} px {mode} images":
+        return (f"{path}: record 0 holds {held}, the manifest says image_size {size} and format_version "
+                f"{manifest['format_version']} ({mode})")
     return None
 
 

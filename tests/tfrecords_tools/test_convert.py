@@ -15,6 +15,7 @@ from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.inspect import verify
+from tfrecords_tools.records import decode_images, decode_rgba, has_masks
 
 PLAIN_SPEC = {  # the public feature list of docs/format.md, nothing from our reader
     "object_id": tf.io.FixedLenFeature([], tf.string),
@@ -50,9 +51,27 @@ def test_records_read_with_plain_tensorflow(tiny_data):
         assert len(images) == 4
         for png in images:
             pixels = np.asarray(Image.open(io.BytesIO(png)))
-            assert pixels.shape == (64, 64, 3)
+            assert pixels.shape == (64, 64, 4)  # RGBA: alpha the object's coverage
             assert (pixels != pixels[0, 0]).any(axis=2).mean() > 0.05  # an object over the background
         assert tf.sparse.to_dense(record["viewpoints"]).shape == (16,)
+
+
+def test_renders_carry_their_mask_through_the_conversion(tiny_data):
+    from tfrecords_tools.render import project  # geometry only: no OpenGL context in this process
+
+    manifest = json.loads((Path(tiny_data) / "manifest.json").read_text())
+    assert manifest["format_version"] == 3 and has_masks(manifest)
+    for record in plain_records(tiny_data, "test"):
+        pngs = tf.sparse.to_dense(record["images"])
+        rgba, rgb = decode_rgba(pngs, 64).numpy(), decode_images(pngs, 64).numpy()  # (4, 64, 64, 4), (4, 64, 64, 3)
+        np.testing.assert_array_equal(rgb, rgba[..., :3])
+        for image, viewpoint in zip(rgba, tf.sparse.to_dense(record["viewpoints"]).numpy().reshape(4, 4)):
+            alpha = image[..., 3]
+            assert (np.concatenate([alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]]) == 0).all()  # corners, border
+            col, row = project(np.zeros((1, 3)), viewpoint, 64)[0].astype(int)
+            assert alpha[row, col] == 255  # the object's centre
+            background = image[0, 0, :3]
+            assert ((image[..., :3] != background).any(axis=2) == (alpha > 0)).mean() > 0.99  # mask = object
 
 
 def test_corrupt_mesh_is_skipped_and_listed(tiny_data):
@@ -107,9 +126,23 @@ def test_inspect_names_a_truncated_shard(tiny_data, tmp_path):
     verify(tiny_data)
 
 
-def test_other_settings_in_the_same_output_are_refused(tiny_meshes, tiny_data):
+@pytest.mark.parametrize("change", [{"seed": 99}, {"light_jitter": 0.5}, {"off_centre": 0.2}])
+def test_other_settings_in_the_same_output_are_refused(tiny_meshes, tiny_data, change):
     with pytest.raises(UserError, match="other settings"):
-        convert(ConvertConfig(meshes=tiny_meshes, out=tiny_data, **{**TINY, "seed": 99}))
+        convert(ConvertConfig(meshes=tiny_meshes, out=tiny_data, **{**TINY, **change}))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"light_jitter": 1.5}, "--light-jitter must be from 0 to 1, got 1.5"),
+    ({"fov_jitter": 0.9}, "--fov-jitter must be from 0 to 0.8, got 0.9"),
+    ({"off_centre": -0.1}, "--off-centre must be from 0 to 1, got -0.1"),
+    ({"truncation": float("nan")}, "--truncation must be from 0 to 1, got nan"),
+    ({"material_jitter": 2.0}, "--material-jitter must be from 0 to 1, got 2.0"),
+])
+def test_render_randomisation_out_of_range_is_one_user_error_line(tiny_meshes, tmp_path, change, message):
+    with pytest.raises(UserError) as raised:
+        convert(ConvertConfig(meshes=tiny_meshes, out=str(tmp_path / "out"), **{**TINY, **change}))
+    assert str(raised.value) == message and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -138,7 +171,7 @@ def test_meshes_with_failing_materials_convert_untextured(tmp_path):
                                      image_size=32, views=2, workers=1, test_fraction=0.0, background="white"))
     assert manifest["skipped"] == [] and manifest["splits"]["train"]["objects"] == 2
     for record in plain_records(str(tmp_path / "data"), "train"):
-        centre = np.asarray(Image.open(io.BytesIO(tf.sparse.to_dense(record["images"]).numpy()[0])))[16, 16]
+        centre = np.asarray(Image.open(io.BytesIO(tf.sparse.to_dense(record["images"]).numpy()[0])))[16, 16, :3]
         strongest = {b"red": 0, b"green": 1}[record["object_id"].numpy()]
         assert centre.argmax() == strongest and centre.max() > centre.min() + 40  # shaded in its material's colour
 

@@ -9,6 +9,8 @@ from PIL import Image
 from tfrecords_tools.captions import captioned
 from tfrecords_tools.cli import main
 from tfrecords_tools.errors import UserError
+from tfrecords_tools.inspect import summary
+from tfrecords_tools.manifest import read_manifest
 from tfrecords_tools.read import dataset
 
 
@@ -33,3 +35,10 @@ def test_objects_must_be_positive(tiny_data, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["tfrecords_tools", "inspect", tiny_data, "--grid", "g.png", "--objects", "0"])
     with pytest.raises(UserError, match="--objects must be at least 1"):
         main()
+
+
+def test_summary_names_the_mask_and_the_render_randomisation(tiny_data):
+    manifest = read_manifest(tiny_data)
+    assert "images: RGBA, alpha the coverage mask; render randomisation: none" in summary(manifest)
+    manifest["config"].update(off_centre=0.25, truncation=0.5)
+    assert "render randomisation: --off-centre 0.25, --truncation 0.5" in summary(manifest)

@@ -23,17 +23,20 @@ def test_render_shows_object_where_it_projects_and_background_elsewhere():
 
     viewpoint = np.array([35.0, 20.0, 10.0, 2.0])
     background = np.array([10, 200, 30], np.uint8)
-    [image] = imap_spawned(render_cube, [(viewpoint, 96, background)], workers=1)
-    assert image.shape == (96, 96, 3) and image.dtype == np.uint8
+    [rgba] = imap_spawned(render_cube, [(viewpoint, 96, background)], workers=1)
+    assert rgba.shape == (96, 96, 4) and rgba.dtype == np.uint8
+    image, alpha = rgba[..., :3], rgba[..., 3]
     corners = np.array([[x, y, z] for x in (-.25, .25) for y in (-.25, .25) for z in (-.25, .25)])
     pixels = project(corners, viewpoint, 96)  # (8, 2) column, row
     col, row = project(np.zeros((1, 3)), viewpoint, 96)[0].astype(int)
-    assert (image[row, col] != background).any()  # the cube's centre
+    assert (image[row, col] != background).any() and alpha[row, col] == 255  # the cube's centre
     lo, hi = np.floor(pixels.min(axis=0)).astype(int) - 1, np.ceil(pixels.max(axis=0)).astype(int) + 1
     outside = np.ones((96, 96), bool)
     outside[max(lo[1], 0):hi[1], max(lo[0], 0):hi[0]] = False
-    assert (image[outside] == background).all()
+    assert (image[outside] == background).all() and (alpha[outside] == 0).all()
     inside = ~(image == background).all(axis=2)
+    np.testing.assert_array_equal(inside, alpha > 0)  # the mask is where the object is, edges included
+    assert set(np.unique(alpha)) <= {0, 64, 128, 191, 255}  # the share of 4 samples covered
     assert inside.sum() > 0.5 * (hi - lo).prod() * 0.3  # the cube fills a good part of its box
     shades = np.unique(image[inside].reshape(-1, 3), axis=0)
     assert len(shades) >= 3  # depth-tested, shaded faces: not a flat silhouette
@@ -58,9 +61,10 @@ def test_cube_and_plate_are_never_cut_by_the_border():
     size = 64
     jobs = [(extents, views, size, background) for extents in ((1.0, 1.0, 1.0), (1.0, 0.02, 1.0))]
     for images in imap_spawned(render_box, jobs, workers=1):
-        for image in images:
-            border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])  # (4 S, 3)
-            assert (border == background).all()
+        for rgba in images:
+            image = rgba[..., :3]
+            border = np.concatenate([rgba[0], rgba[-1], rgba[:, 0], rgba[:, -1]])  # (4 S, 4)
+            assert (border[:, :3] == background).all() and (border[:, 3] == 0).all()
             rows, cols = np.nonzero(~(image == background).all(axis=2))
             assert max(np.ptp(rows), np.ptp(cols)) > 0.45 * size  # framed, not pushed far away
 

@@ -13,7 +13,7 @@ from tfrecords_tools.binvox import Binvox, write_binvox
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.sources import detect_format, discover
+from tfrecords_tools.sources import detect_format, discover, synset_names
 
 SMALL = dict(voxel_res=16, image_size=32, views=2, workers=1, seed=0)
 
@@ -66,10 +66,19 @@ def test_r2n2_converts_to_shards_readable_with_plain_tensorflow(tmp_path):
     assert grid[8, 7, 8] and not grid[0, 0, 0] and grid.sum() == 8 * 5 * 8  # resampled 32 -> 16
     pngs = tf.sparse.to_dense(car["images"]).numpy()
     image = np.asarray(Image.open(io.BytesIO(pngs[0])))
-    assert image.shape == (32, 32, 3)
-    assert (image[0, 0] == 255).all() and image[16, 16, 0] > 150 > image[16, 16, 1]  # white around, red object
+    assert image.shape == (32, 32, 4)
+    assert (image[0, 0, :3] == 255).all() and image[16, 16, 0] > 150 > image[16, 16, 1]  # white around, red object
+    rgb, alpha = image[..., :3], image[..., 3]
+    assert alpha[0, 0] == 0 and alpha[16, 16] == 255  # the render's own alpha: the object's mask
+    assert ((rgb != 255).any(axis=2) == (alpha > 0)).all()  # resized alike: the mask covers the red object
     np.testing.assert_allclose(tf.sparse.to_dense(car["viewpoints"]).numpy(), [0, 10, 0, 0.8, 30, 11, 0, 0.9],
                                rtol=1e-6)
+
+
+def test_r2n2_refuses_render_randomisation(tmp_path):
+    r2n2_tree(tmp_path / "r2n2")
+    with pytest.raises(UserError, match="--format r2n2 brings its own renders: --fov-jitter randomises"):
+        convert(ConvertConfig(meshes=str(tmp_path / "r2n2"), out=str(tmp_path / "data"), fov_jitter=0.1, **SMALL))
 
 
 def modelnet_tree(root: Path) -> None:
@@ -177,3 +186,20 @@ def test_duplicate_object_ids_name_both_files(tmp_path):
         discover("synth", str(tmp_path))
     assert str(tmp_path / "car1" / "model.obj") in str(raised.value)
     assert str(tmp_path / "car1" / "model.off") in str(raised.value)
+
+
+R2N2_CATEGORIES = {"02691156": "airplane", "02828884": "bench", "02933112": "cabinet", "02958343": "car",
+                   "03001627": "chair", "03211117": "display", "03636649": "lamp", "03691459": "loudspeaker",
+                   "04090263": "rifle", "04256520": "sofa", "04379243": "table", "04401088": "telephone",
+                   "04530566": "watercraft"}
+
+
+def test_the_13_r2n2_synsets_have_their_names_and_records_keep_the_synset_in_the_id(tmp_path):
+    names = synset_names()
+    assert {synset: names[synset] for synset in R2N2_CATEGORIES} == R2N2_CATEGORIES
+    obj = trimesh.exchange.obj.export_obj(trimesh.creation.box(extents=(1, 0.4, 0.5)))
+    for synset in R2N2_CATEGORIES:
+        (tmp_path / synset / "m" / "models").mkdir(parents=True)
+        (tmp_path / synset / "m" / "models" / "model_normalized.obj").write_text(obj)
+    found = {s.object_id: s.category for s in discover("shapenet", str(tmp_path))}
+    assert found == {f"{synset}/m": name for synset, name in R2N2_CATEGORIES.items()}
