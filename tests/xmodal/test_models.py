@@ -35,7 +35,7 @@ def test_pooled_one_hot_voxels():
     np.testing.assert_allclose(pooled, expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("name,dropout", [("small", 0.0), ("res-small", 0.0), ("small", 0.3)])
+@pytest.mark.parametrize("name,dropout", [("small", 0.0), ("res-small", 0.0), ("small", 0.3), ("small-aa", 0.0)])
 def test_encoders_reload_in_safe_mode_with_equal_embeddings(name, dropout, tmp_path):
     rng = np.random.default_rng(0)
     p = PRESETS[name]
@@ -57,6 +57,40 @@ def test_residual_preset_has_residual_units_and_global_pooling():
     assert voxels.get_layer("unit3_add").output.shape[1:] == (2, 2, 2, 128)
     assert images.get_layer("unit3_add").output.shape[1:] == (4, 4, 128)
     assert voxels.count_params() + images.count_params() < 2_000_000  # GAP: no large flatten + fc
+
+
+def test_anti_aliased_preset_blurs_every_pool_with_a_fixed_binomial_and_pools_globally():
+    voxels, images = build_encoders("small-aa")
+    assert voxels.get_config() == build_encoders("small-hd")[0].get_config()  # small-hd's voxel branch
+    names = [layer.name for layer in images.layers]
+    assert "global_pool" in names and "flat" not in names
+    for unit in (1, 2, 3):
+        blur = images.get_layer(f"pool{unit}_blur")
+        assert not blur.trainable and blur.strides == (2, 2)
+        kernel = blur.get_weights()[0]  # (3, 3, C, 1)
+        np.testing.assert_allclose(kernel[:, :, 0, 0], np.outer([1, 2, 1], [1, 2, 1]) / 16.0)
+        np.testing.assert_array_equal(kernel, np.broadcast_to(kernel[:, :, :1], kernel.shape))  # every channel alike
+    assert all("blur" not in w.path for w in images.trainable_weights)
+
+
+def test_anti_aliased_global_pooling_moves_less_under_a_shift_than_flatten_and_fc():
+    """Untrained weights alike: a 2-px shift of a centred object changes the small-aa image embedding less
+    (relative to the spread between objects) than small-hd's, whose flatten ties every weight to a position."""
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(1)
+    images = np.full((8, 64, 64, 3), 120, np.uint8)
+    for i in range(8):
+        top, left, h, w = 16 + rng.integers(0, 8), 16 + rng.integers(0, 8), rng.integers(12, 28), rng.integers(12, 28)
+        images[i, top:top + h, left:left + w] = rng.integers(0, 256, 3)
+    shifted = np.roll(images, 2, axis=2)
+    ratios = {}
+    for name in ("small-hd", "small-aa"):
+        encoder = build_encoders(name, normalize=True)[1]
+        a, b = encoder(images).numpy(), encoder(shifted).numpy()
+        moved = np.linalg.norm(a - b, axis=1).mean()
+        spread = np.linalg.norm(a[:, None] - a[None], axis=2)[~np.eye(8, dtype=bool)].mean()
+        ratios[name] = moved / spread
+    assert ratios["small-aa"] < 0.5 * ratios["small-hd"], ratios
 
 
 def two_replica_gradients(model: XModal, batch: dict) -> tuple[float, list[np.ndarray]]:
