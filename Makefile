@@ -15,6 +15,7 @@ bench: setup
 	$(PY) bench/convert.py
 	$(PY) bench/train.py
 	$(PY) bench/embed.py
+	$(PY) bench/augment.py
 
 setup: system-packages $(VENV)/.installed
 

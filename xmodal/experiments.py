@@ -227,7 +227,7 @@ def pretrain(recipe: Recipe, work: Path, weights: Path, preset_name: str) -> Non
     `weights`."""
     p = preset(preset_name)
     datasets = [synthetic_dataset(recipe.objects, recipe.seed + index, p.voxel_res, p.image_size, recipe.views,
-                                  recipe.categories, recipe.test_fraction) for index in range(recipe.rounds)]
+                                  recipe.categories, recipe.test_fraction) for index in range(recipe.datasets)]
     for cfg in recipe.fit_configs(datasets, work, preset_name):
         result = fit(dataclasses.replace(cfg, resume=tf.train.latest_checkpoint(checkpoint_dir(cfg)) is not None))
     publish(Path(result["export"]), weights, recipe, preset_name, result["exported"], result.get("metrics", {}))

@@ -48,12 +48,20 @@ class Recipe:
     eval_every: int = 2500
     same_category_steps: int = 0
     same_category_learning_rate: float = 3e-4
+    robust_steps: int = 0  # a last run on fresh objects with ROBUST augmentation, chosen on perturbed validation
+    robust_learning_rate: float = 3e-4
+
+    @property
+    def datasets(self) -> int:
+        """How many fresh datasets of built-in objects the runs use (seeds seed, seed + 1, ...)."""
+        return self.rounds + (1 if self.robust_steps else 0)
 
     def fit_configs(self, datasets: list[str], work: Path, preset_name: str) -> list[FitConfig]:
         """The runs in turn, each with a cosine decay over its steps and no early stop: one per round (dataset),
-        the first from `start`, then the same-category one; each later run from the best weights of the one before."""
+        the first from `start`, then the same-category one, then the robust one on the last dataset; each later run
+        from the best weights of the one before."""
         runs = []
-        for index, data in enumerate(datasets):
+        for index, data in enumerate(datasets[:self.rounds]):
             name, export = ("run", "export") if index == 0 else (f"round-{index + 1}", f"round-{index + 1}-export")
             runs.append(FitConfig(data=data, preset=preset_name, steps=self.steps, decay_steps=self.steps,
                                   learning_rate=self.learning_rate, objects_per_batch=self.objects_per_batch,
@@ -61,20 +69,27 @@ class Recipe:
                                   mirror=self.mirror, eval_every=self.eval_every, patience=0,
                                   init=runs[-1].out if runs else str(WEIGHTS / self.start) if self.start else NONE,
                                   out=str(work / name), export=str(work / export)))
-        if not self.same_category_steps:
-            return runs
-        steps = self.same_category_steps
-        return [*runs, dataclasses.replace(runs[-1], steps=steps, decay_steps=steps, same_category=True,
-                                           init=runs[-1].out, learning_rate=self.same_category_learning_rate,
-                                           eval_every=max(steps // 4, 1), out=str(work / "same-category"),
-                                           export=str(work / "same-category-export"))]
+        if steps := self.same_category_steps:
+            runs.append(dataclasses.replace(runs[-1], steps=steps, decay_steps=steps, same_category=True,
+                                            init=runs[-1].out, learning_rate=self.same_category_learning_rate,
+                                            eval_every=max(steps // 4, 1), out=str(work / "same-category"),
+                                            export=str(work / "same-category-export")))
+        if steps := self.robust_steps:
+            runs.append(dataclasses.replace(runs[-1], **ROBUST, data=datasets[-1], steps=steps, decay_steps=steps,
+                                            init=runs[-1].out, learning_rate=self.robust_learning_rate,
+                                            perturbed_validation=True, eval_every=max(steps // 4, 1),
+                                            out=str(work / "robust"), export=str(work / "robust-export")))
+        return runs
+
+
+ROBUST = dict(shift=0.08, zoom=0.15, rotate=10.0, background=0.8, blur=1.0, noise=4.0, jpeg=0.5)  # FitConfig fields
 
 
 def specialised(preset_name: str, category: str) -> Recipe:
     """The recipe of encoders specialised to one category: the preset's general encoders trained further, in two
-    rounds of 12000 fresh built-in objects of that category alone."""
+    rounds of 12000 fresh built-in objects of that category alone, then a robust run on a third."""
     return Recipe(objects=12000, seed=103, categories=(category,), start=preset_name, rounds=2, steps=8000,
-                  learning_rate=3e-4, eval_every=2000)
+                  learning_rate=3e-4, eval_every=2000, robust_steps=8000)
 
 
 RECIPES = {  # of the shipped encoders, by folder name: <preset> (every category) or <preset>-<category>
@@ -87,7 +102,8 @@ RECIPES = {  # of the shipped encoders, by folder name: <preset> (every category
 def quick(recipe: Recipe) -> Recipe:
     """A tiny version of a recipe (seconds, for the tests): the same runs, on 36 objects, of a few steps each."""
     return dataclasses.replace(recipe, objects=36, views=2, test_fraction=0.2, steps=4, objects_per_batch=2,
-                               eval_every=2, same_category_steps=min(recipe.same_category_steps, 2))
+                               eval_every=2, same_category_steps=min(recipe.same_category_steps, 2),
+                               robust_steps=min(recipe.robust_steps, 2))
 
 
 def weights_name(preset_name: str, category: str = "") -> str:

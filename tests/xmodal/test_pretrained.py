@@ -13,7 +13,7 @@ from tfrecords_tools.errors import UserError
 from tfrecords_tools.synth import CATEGORIES
 from xmodal.config import FitConfig
 from xmodal.fit import compiled_model, mirrored_strategy, starting_model, stored_model
-from xmodal.pretrained import ABOUT, RECIPES, WEIGHTS, Recipe, init_source, publish, shipped
+from xmodal.pretrained import ABOUT, RECIPES, ROBUST, WEIGHTS, Recipe, init_source, publish, shipped
 from xmodal.warm_start import ENCODERS, warm_start
 
 
@@ -108,10 +108,14 @@ def test_pretrain_quick_of_a_category_trains_the_general_encoders_further_in_rou
     about = json.loads((weights / ABOUT).read_text())
     assert about["categories"] == ["car"] and about["recipe"]["rounds"] == 2 and about["recipe"]["objects"] == 36
     work = tmp_path / "work" / f"pretrain-{FitConfig().preset}-car"
-    first, second = (json.loads((work / run / "config.json").read_text()) for run in ("run", "round-2"))
+    first, second, robust = (json.loads((work / run / "config.json").read_text())
+                             for run in ("run", "round-2", "robust"))
     assert first["init"] == str(WEIGHTS / FitConfig().preset) and second["init"] == str(work / "run")
     assert "seed103-n36" in first["data"] and "seed104-n36" in second["data"] and "+" not in second["data"]
-    assert about["exported"] == second["exported"] and not (work / "same-category").exists()
+    assert robust["init"] == str(work / "round-2") and "seed105-n36" in robust["data"]
+    assert robust["perturbed_validation"] and all(robust[key] == value for key, value in ROBUST.items())
+    assert about["exported"] == robust["exported"] and not (work / "same-category").exists()
+    assert "perturbed" in about["exported"]["criterion"]
 
 
 def test_shipped_encoders_that_do_not_fit_the_run_are_one_line_naming_init_none():
