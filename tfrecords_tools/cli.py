@@ -3,7 +3,7 @@ import argparse
 import os
 from typing import Callable
 
-from tfrecords_tools.config import RENDER_FLAGS, VIEWPOINT_SETS, ConvertConfig, viewpoint_file
+from tfrecords_tools.config import RENDER_FLAGS, VIEWPOINT_SETS, ConvertConfig, flag, viewpoint_file
 from tfrecords_tools.errors import UserError, add_verbose_flag
 from tfrecords_tools.flags import bounded, fraction, positive_float, positive_int, seed
 from tfrecords_tools.sources import FORMATS
@@ -14,6 +14,17 @@ def render_share(name: str) -> Callable[[str], float]:
     """The argparse `type=` of a render randomisation flag: a number from 0 to its largest value."""
     top = RENDER_FLAGS[name]
     return bounded(float, lambda v: 0 <= v <= top, f"must be from 0 to {top:g}")
+
+
+RENDER_HELP = {  # ConvertConfig field: (metavar, what the flag randomises)
+    "light_jitter": ("F", "the key light turned by up to F*90 degrees, its intensity and the ambient light scaled "
+                          "by [1-F, 1+F], a fill light with probability F"),
+    "fov_jitter": ("F", "the field of view scaled by [1-F, 1+F], F at most 0.8, and the framing distance with it"),
+    "off_centre": ("F", "the object's centre moved by up to F of the half-frame in x and y"),
+    "truncation": ("P", "with probability P, the camera moved in to 0.6-1 of the distance where the object's "
+                        "bounding sphere meets the border, which may then cut the object"),
+    "material_jitter": ("F", "colours scaled per channel by [1-F, 1+F], a specular highlight of strength up to F/2"),
+}
 
 
 def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,21 +49,9 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--background", choices=("random", "white"), default="random", help="image background")
     parser.add_argument("--category", default="", help="category name (default: metadata.json or 'object')")
     parser.add_argument("--shard-mb", type=positive_float, default=150.0, help="target shard size in MB (default 150)")
-    parser.add_argument("--light-jitter", type=render_share("light_jitter"), default=0.0, metavar="F",
-                        help="per image: the key light turned by up to F*90 degrees, its intensity and the ambient "
-                             "light scaled by [1-F, 1+F], a fill light with probability F (default 0)")
-    parser.add_argument("--fov-jitter", type=render_share("fov_jitter"), default=0.0, metavar="F",
-                        help="per image: the field of view scaled by [1-F, 1+F], F at most 0.8, and the framing "
-                             "distance with it (default 0)")
-    parser.add_argument("--off-centre", type=render_share("off_centre"), default=0.0, metavar="F",
-                        help="per image: the object's centre moved by up to F of the half-frame in x and y "
-                             "(default 0)")
-    parser.add_argument("--truncation", type=render_share("truncation"), default=0.0, metavar="P",
-                        help="per image, with probability P: the camera moved in to 0.6-1 of the distance where the "
-                             "object's bounding sphere meets the border, which may then cut the object (default 0)")
-    parser.add_argument("--material-jitter", type=render_share("material_jitter"), default=0.0, metavar="F",
-                        help="per image: colours scaled per channel by [1-F, 1+F], a specular highlight of "
-                             "strength up to F/2 (default 0)")
+    for field, (metavar, text) in RENDER_HELP.items():
+        parser.add_argument(flag(field), type=render_share(field), default=0.0, metavar=metavar,
+                            help=f"per image: {text} (default 0)")
     add_verbose_flag(parser)
 
 
