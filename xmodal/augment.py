@@ -112,16 +112,13 @@ def jitter_colors(images: tf.Tensor, seed: tf.Tensor, strength: float) -> tf.Ten
 
 
 def moved(images: tf.Tensor, seed: tf.Tensor, aug: Augmentation) -> tf.Tensor:
-    """float RGB or RGBA images (N, S, S, C) shifted, zoomed and turned at random; the colour border repeats the
-    edge, the coverage outside is 0."""
+    """float RGB or RGBA images (N, S, S, C) shifted, zoomed and turned at random; the border repeats the edge
+    (the coverage too: 0 where the object does not touch the border)."""
     n, size = tf.shape(images)[0], tf.cast(tf.shape(images)[1], tf.float32)
     shift = tf.random.stateless_uniform([n, 2], sub_seed(seed, 10), -aug.shift, aug.shift) * size  # (N, 2) pixels
     zoom = tf.random.stateless_uniform([n], sub_seed(seed, 11), 1.0 - aug.zoom, 1.0 + aug.zoom)
     angle = tf.random.stateless_uniform([n], sub_seed(seed, 12), -1.0, 1.0) * distortions.degrees(aug.rotate)
-    rgb = distortions.affine(images[..., :3], shift, zoom, angle, "nearest")
-    if images.shape[-1] == 3:
-        return rgb
-    return tf.concat([rgb, distortions.affine(images[..., 3:], shift, zoom, angle, "constant")], axis=-1)
+    return distortions.affine(images, shift, zoom, angle, "nearest")
 
 
 def new_backgrounds(images: tf.Tensor, alpha: tf.Tensor, seed: tf.Tensor, aug: Augmentation) -> tf.Tensor:
@@ -157,9 +154,12 @@ def degraded(images: tf.Tensor, seed: tf.Tensor, aug: Augmentation) -> tf.Tensor
 def augment_images(images: tf.Tensor, seed: tf.Tensor, flip: tf.Tensor, aug: Augmentation) -> tf.Tensor:
     """uint8 images (N, S, S, 3), or RGBA (N, S, S, 4) with the coverage as alpha, cropped, moved, put on new
     backgrounds, colour-jittered, degraded and flipped where `flip` (N,) holds: uint8 RGB (N, S, S, 3)."""
-    size = tf.shape(images)[1:3]
-    boxes = crop_boxes(seed, tf.shape(images)[0], aug.crop, flip)  # (N, 4)
-    x = tf.image.crop_and_resize(tf.cast(images, tf.float32), boxes, tf.range(tf.shape(images)[0]), size)
+    x = tf.cast(images, tf.float32)
+    if aug.crop < 1.0:
+        boxes = crop_boxes(seed, tf.shape(images)[0], aug.crop, flip)  # (N, 4)
+        x = tf.image.crop_and_resize(x, boxes, tf.range(tf.shape(images)[0]), tf.shape(images)[1:3])
+    else:
+        x = tf.where(flip[:, None, None, None], tf.reverse(x, [2]), x)
     if aug.moves:
         x = moved(x, seed, aug)
     x, alpha = x[..., :3], x[..., 3:]
