@@ -37,15 +37,16 @@ class FitConfig:
     crop: float = 1.0  # augmentation: smallest crop side of the renders (1: no crops)
     color_jitter: float = 0.0  # augmentation: colour jitter strength (0: none)
     mirror: bool = False  # augmentation: mirror objects (voxels and all their views) left-right
-    shift: float = 0.0  # augmentation: largest move of the renders along each axis, a fraction of the side
-    zoom: float = 0.0  # augmentation: renders zoomed by factors in [1 - zoom, 1 + zoom]
-    rotate: float = 0.0  # augmentation: largest turn of the renders, degrees
-    background: float = 0.0  # augmentation: share of renders put on a new background (format-3 data)
+    # augmentation that makes retrieval survive photos (docs/results.md), as the robust pretraining run
+    shift: float = 0.08  # augmentation: largest move of the renders along each axis, a fraction of the side
+    zoom: float = 0.15  # augmentation: renders zoomed by factors in [1 - zoom, 1 + zoom]
+    rotate: float = 10.0  # augmentation: largest turn of the renders, degrees
+    background: float = 0.8  # augmentation: share of renders put on a new background (format-3 data)
     backgrounds: str = ""  # augmentation: a folder of photographs for the new backgrounds; empty: textures only
-    blur: float = 0.0  # augmentation: largest Gaussian blur, pixels (half the renders)
-    noise: float = 0.0  # augmentation: largest Gaussian noise, grey levels
-    jpeg: float = 0.0  # augmentation: share of renders re-encoded as JPEG (quality 30-95)
-    perturbed_validation: bool = False  # the best checkpoint is chosen on clean and perturbed validation renders
+    blur: float = 1.0  # augmentation: largest Gaussian blur, pixels (half the renders)
+    noise: float = 4.0  # augmentation: largest Gaussian noise, grey levels
+    jpeg: float = 0.5  # augmentation: share of renders re-encoded as JPEG (quality 30-95)
+    perturbed_validation: bool = True  # the best checkpoint is chosen on clean and perturbed validation renders
     mirror_average: bool = True  # validation, evaluation and the export embed each input averaged with its mirror
     same_category: bool = False  # P x K batches of one category each (harder negatives)
     validation_objects: int = -1  # training objects held out for validation; -1: a tenth, at most 256; 0: none

@@ -33,7 +33,7 @@ from xmodal.builtin_data import synthetic_dataset
 from xmodal.config import FitConfig
 from xmodal.fit import checkpoint_dir, fit
 from xmodal.models import preset
-from xmodal.pretrained import WEIGHTS, Recipe, publish, quick, recipe as pretraining_recipe, weights_name
+from xmodal.pretrained import PLAIN, WEIGHTS, Recipe, publish, quick, recipe as pretraining_recipe, weights_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +63,8 @@ QUICK_ABLATION = dict(objects_per_batch=4, views_per_object=2, validation_object
 DEFAULTS = FitConfig()
 BEFORE = dict(preset="small", objects_per_batch=16, views_per_object=3, learning_rate=1e-3, warmup_steps=0,
               decay_steps=0, weight_decay=0.0, dropout=0.0, learn_temperature=False, crop=1.0, color_jitter=0.0,
-              mirror=False, mirror_average=False, validation_objects=0, init="none")  # the recipe of xmodal 0.1 (docs/results.md before the ablation)
+              mirror=False, mirror_average=False, validation_objects=0, init="none", **PLAIN,
+              perturbed_validation=False)  # the recipe of xmodal 0.1 (docs/results.md before the ablation)
 CHANGES = (  # (label, the settings that make the change)
     ("validation: best checkpoint, early stopping", dict(validation_objects=-1, eval_every=500, patience=6)),
     ("augmentation: crops, colour jitter, mirroring", dict(crop=0.7, color_jitter=0.3, mirror=True)),

@@ -25,6 +25,10 @@ WEIGHTS = Path(__file__).parent / "weights"  # <preset>/{voxel,image}_encoder.ke
 ABOUT = "pretrained.json"
 PRETRAINED, PRETRAINED_ALL, NONE = "pretrained", "pretrained-all", "none"
 
+ROBUST = {name: getattr(FitConfig, name) for name in ("shift", "zoom", "rotate", "background", "blur", "noise",
+                                                     "jpeg")}  # the robust run's augmentation: fit's defaults
+PLAIN = dict.fromkeys(ROBUST, 0.0)  # the earlier runs': none of it
+
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
@@ -66,7 +70,8 @@ class Recipe:
             runs.append(FitConfig(data=data, preset=preset_name, steps=self.steps, decay_steps=self.steps,
                                   learning_rate=self.learning_rate, objects_per_batch=self.objects_per_batch,
                                   views_per_object=self.views_per_object, color_jitter=self.color_jitter,
-                                  mirror=self.mirror, eval_every=self.eval_every, patience=0,
+                                  mirror=self.mirror, eval_every=self.eval_every, patience=0, **PLAIN,
+                                  perturbed_validation=False,
                                   init=runs[-1].out if runs else str(WEIGHTS / self.start) if self.start else NONE,
                                   out=str(work / name), export=str(work / export)))
         if steps := self.same_category_steps:
@@ -80,9 +85,6 @@ class Recipe:
                                             perturbed_validation=True, eval_every=max(steps // 4, 1),
                                             out=str(work / "robust"), export=str(work / "robust-export")))
         return runs
-
-
-ROBUST = dict(shift=0.08, zoom=0.15, rotate=10.0, background=0.8, blur=1.0, noise=4.0, jpeg=0.5)  # FitConfig fields
 
 
 def specialised(preset_name: str, category: str) -> Recipe:

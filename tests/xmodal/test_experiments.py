@@ -33,6 +33,7 @@ def test_ablation_adds_each_change_alone_to_the_recipe_before():
     before = runs.pop("before (xmodal 0.1)")
     assert before["validation_objects"] == 0 and before["crop"] == 1.0 and not before["learn_temperature"]
     assert before["init"] == "none" and not before["mirror_average"]
+    assert before["shift"] == before["background"] == before["jpeg"] == 0.0 and not before["perturbed_validation"]
     for label, fields in CHANGES:
         changed = runs[f"+ {label}"]
         assert {k for k in changed if changed[k] != before[k]} <= set(fields)
@@ -43,3 +44,4 @@ def test_ablation_adds_each_change_alone_to_the_recipe_before():
     defaults = runs["the defaults (validation, learned temperature, pretrained encoders, mirror-averaged embeddings)"]
     assert defaults["validation_objects"] == -1 and defaults["learn_temperature"] and defaults["crop"] == 1.0
     assert defaults["init"] == "pretrained" and defaults["mirror_average"]
+    assert defaults["background"] > 0 and defaults["shift"] > 0 and defaults["perturbed_validation"]
