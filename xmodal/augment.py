@@ -140,7 +140,7 @@ def degraded(images: tf.Tensor, seed: tf.Tensor, aug: Augmentation) -> tf.Tensor
     x = images
     if aug.blur > 0.0:
         sigma = tf.random.stateless_uniform([n], sub_seed(seed, 17), 0.0, 2.0 * aug.blur)
-        x = distortions.blur(x, tf.where(sigma > aug.blur, sigma - aug.blur, 0.0))  # half the images unblurred
+        x = distortions.blur(x, tf.where(sigma > aug.blur, sigma - aug.blur, 0.0), aug.blur)  # half unblurred
     if aug.noise > 0.0:
         std = tf.random.stateless_uniform([n], sub_seed(seed, 18), 0.0, aug.noise)
         x = distortions.add_noise(x, std, sub_seed(seed, 19))

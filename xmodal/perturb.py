@@ -95,7 +95,7 @@ def perturbed(images: tf.Tensor, alpha: tf.Tensor | None, p: Perturbation, seed:
         cast = tf.random.stateless_uniform([n, 3], parts[4], 1.0 - p.cast, 1.0 + p.cast)
         x = distortions.gain(x, exposure * cast)
     if p.blur:
-        x = distortions.blur(x, tf.fill([n], float(p.blur)))
+        x = distortions.blur(x, tf.fill([n], float(p.blur)), p.blur)
     if p.noise:
         x = distortions.add_noise(x, tf.fill([n], float(p.noise)), parts[5])
     if p.jpeg != (0, 0):

@@ -48,25 +48,29 @@ def test_composite_is_exact_where_the_coverage_is_0_or_1():
     np.testing.assert_allclose(out[:, 0, 0], 0.25 * x[:, 0, 0] + 0.75 * back[:, 0, 0], rtol=1e-6)
 
 
-def numpy_blur(x: np.ndarray, sigma: float) -> np.ndarray:
-    """A separable Gaussian, cut at the border and renormalised, written out pixel by pixel."""
+def numpy_blur(x: np.ndarray, sigma: float, radius: int) -> np.ndarray:
+    """A separable Gaussian, cut at `radius` and at the border and renormalised, written out pixel by pixel."""
     size = x.shape[0]
     out = np.zeros_like(x, np.float64)
     tmp = np.zeros_like(x, np.float64)
     for i in range(size):
-        w = np.exp(-(i - np.arange(size)) ** 2 / (2 * sigma ** 2))
+        offset = i - np.arange(size)
+        w = np.exp(-offset ** 2 / (2 * sigma ** 2)) * (np.abs(offset) <= radius)
         tmp[i] = np.tensordot(w / w.sum(), x, axes=(0, 0))
     for j in range(size):
-        w = np.exp(-(j - np.arange(size)) ** 2 / (2 * sigma ** 2))
+        offset = j - np.arange(size)
+        w = np.exp(-offset ** 2 / (2 * sigma ** 2)) * (np.abs(offset) <= radius)
         out[:, j] = np.tensordot(tmp, w / w.sum(), axes=(1, 0))
     return out
 
 
 def test_blur_matches_a_numpy_gaussian_and_tiny_sigma_is_identity():
-    x = image(4)
-    out = distortions.blur(tf.constant(x), tf.constant([1.0, 1e-6])).numpy()
-    np.testing.assert_allclose(out[0], numpy_blur(x[0], 1.0), rtol=1e-4, atol=1e-3)
-    np.testing.assert_allclose(out[1], x[1], atol=1e-3)
+    """largest 1.5 cuts the kernel at ceil(4.5) = 5 pixels."""
+    x = image(4, n=3)
+    out = distortions.blur(tf.constant(x), tf.constant([1.5, 0.7, 1e-6]), 1.5).numpy()
+    np.testing.assert_allclose(out[0], numpy_blur(x[0], 1.5, 5), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(out[1], numpy_blur(x[1], 0.7, 5), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(out[2], x[2], atol=1e-3)
 
 
 def test_noise_is_seeded_and_of_its_strength():
