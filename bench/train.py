@@ -3,7 +3,7 @@
 (a) from TFRecords through xmodal/data.py, (b) from one batch already in memory (the upper bound
 of the input pipeline), (c) the same networks, loss and optimizer written in PyTorch, the peer.
 The TensorFlow model is the one `python -m xmodal.fit --loss triplet` trains (same strategy,
-optimizer and input). The three are timed in turns, `--rounds` times, so that a noisy machine
+optimizer and input, without the default augmentation, which the peer lacks: bench/augment.py measures it). The three are timed in turns, `--rounds` times, so that a noisy machine
 slows all of them alike; figures are medians over all timed steps, ratios are of those medians.
 """
 import argparse
@@ -29,6 +29,7 @@ from xmodal.config import PRECISIONS, FitConfig
 from xmodal.data import Stream
 from xmodal.fit import batches, compiled_model, strategy_for
 from xmodal.models import EMBEDDING_DIM, LEAKY_SLOPE, PRESETS
+from xmodal.pretrained import PLAIN
 
 
 class StepTimes(keras.callbacks.Callback):
@@ -81,7 +82,7 @@ class TorchPeer:
 def bench_preset(name: str, data: str, args: argparse.Namespace) -> str:
     """One line of figures for preset `name`."""
     cfg = FitConfig(data=data, preset=name, loss="triplet", batch_size=args.batch_size, precision=args.precision,
-                    jit=args.jit)
+                    jit=args.jit, **PLAIN)  # the peer has no augmentation either: bench/augment.py measures its cost
     keras.mixed_precision.set_dtype_policy(cfg.precision)
     keras.utils.set_random_seed(0)
     with strategy_for(cfg).scope():
