@@ -3,8 +3,9 @@
 (a) from TFRecords through xmodal/data.py, (b) from one batch already in memory (the upper bound
 of the input pipeline), (c) the same networks, loss and optimizer written in PyTorch, the peer.
 The TensorFlow model is the one `python -m xmodal.fit --loss triplet` trains (same strategy,
-optimizer and input, without the default augmentation, which the peer lacks: bench/augment.py measures it). The three are timed in turns, `--rounds` times, so that a noisy machine
-slows all of them alike; figures are medians over all timed steps, ratios are of those medians.
+optimizer and input, without the default augmentation, which the peer lacks: bench/augment.py
+measures it). The three are timed in turns, `--rounds` times, so that a noisy machine slows all
+of them alike; figures are medians over all timed steps, ratios are of those medians.
 """
 import argparse
 import dataclasses

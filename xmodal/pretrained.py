@@ -96,7 +96,7 @@ def specialised(preset_name: str, category: str) -> Recipe:
 
 RECIPES = {  # of the shipped encoders, by folder name: <preset> (every category) or <preset>-<category>
     "small": Recipe(steps=30000),
-    "small-hd": Recipe(same_category_steps=12000),
+    "small-hd": Recipe(same_category_steps=12000, robust_steps=4000),
     "small-hd-car": specialised("small-hd", "car"),
 }
 
