@@ -24,7 +24,7 @@ from xmodal.perturb import VALIDATION, available, perturbed
 from xmodal.symmetry import IMAGE_AXIS, VOXEL_AXIS, embed
 
 CRITERION = "mean of image->voxel and voxel->image Recall@1"
-PERTURBED_CRITERION = f"{CRITERION}, averaged over clean and perturbed ('{VALIDATION}') renders"
+PERTURBED_CRITERION = f"harmonic mean of the {CRITERION} of clean and of perturbed ('{VALIDATION}') renders"
 MAX_DEFAULT = 256  # the default holds out a tenth of the training objects, at most this many
 MIN_OBJECTS = 4  # fewer validation objects than this rank nothing worth keeping a checkpoint for
 BATCH = 32
@@ -54,11 +54,13 @@ def validation_ids(data: str, manifest: dict, count: int, seed: int) -> tuple[st
 
 
 def score(metrics: dict) -> float:
-    """CRITERION of a metrics dict of `xmodal.metrics.evaluate_embeddings` (-1 for diverged weights), averaged with
-    that of its perturbed renders where the dict has them (PERTURBED_CRITERION)."""
+    """CRITERION of a metrics dict of `xmodal.metrics.evaluate_embeddings` (-1 for diverged weights); where the dict
+    has perturbed renders, the harmonic mean of it and theirs (PERTURBED_CRITERION): high only when both are, so
+    weights that read the renderer's exact pixels (clean high, perturbed near chance) do not win."""
     value = (metrics["image_to_voxel"]["recall@1"] + metrics["voxel_to_image"]["recall@1"]) / 2.0
     if "perturbed" in metrics:
-        value = (value + score(metrics["perturbed"])) / 2.0
+        changed = score(metrics["perturbed"])
+        value = 2.0 * value * changed / (value + changed) if value + changed > 0 else 0.0
     return value if np.isfinite(metrics["modality_gap"]["mean"]) else -1.0
 
 

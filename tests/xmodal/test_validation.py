@@ -8,7 +8,7 @@ from tfrecords_tools.manifest import read_manifest
 from tfrecords_tools.read import dataset
 from xmodal.data import Stream, object_views
 from xmodal.validation import (CRITERION, History, Validation, default_count, object_ids, read_history,
-                               restore_best, validation_ids)
+                               restore_best, score, validation_ids)
 
 
 def scripted(score: float) -> dict:
@@ -91,3 +91,21 @@ def test_validation_objects_are_chosen_by_the_seed_and_never_trained_on(tiny_dat
     stream = object_views(tiny_data, "train", 4, 1, 32, 64, Stream(seed=0, exclude=chosen))
     seen = {grid.tobytes() for batch in stream.take(8).as_numpy_iterator() for grid in batch["voxels"]}
     assert seen and not seen & held_out
+
+
+def recalls(image_to_voxel: float, voxel_to_image: float, gap: float = 0.8) -> dict:
+    """The parts of a metrics dict that `score` reads."""
+    return {"image_to_voxel": {"recall@1": image_to_voxel}, "voxel_to_image": {"recall@1": voxel_to_image},
+            "modality_gap": {"mean": gap}}
+
+
+def test_perturbed_criterion_is_the_harmonic_mean_so_reading_exact_pixels_loses():
+    """Clean (0.5 + 0.7) / 2 = 0.6, perturbed (0.02 + 0.04) / 2 = 0.03: harmonic 2 * 0.6 * 0.03 / 0.63 = 0.0571;
+    clean 0.3, perturbed 0.2: 2 * 0.3 * 0.2 / 0.5 = 0.24, which wins although its clean figure is lower."""
+    lookup = {**recalls(0.5, 0.7), "perturbed": recalls(0.02, 0.04)}
+    robust = {**recalls(0.25, 0.35), "perturbed": recalls(0.15, 0.25)}
+    assert score(lookup) == pytest.approx(2 * 0.6 * 0.03 / 0.63)
+    assert score(robust) == pytest.approx(0.24) and score(robust) > score(lookup)
+    assert score(recalls(0.5, 0.7)) == pytest.approx(0.6)
+    assert score({**recalls(0.0, 0.0), "perturbed": recalls(0.0, 0.0)}) == 0.0
+    assert score({**recalls(0.5, 0.7, float("nan")), "perturbed": recalls(0.1, 0.1)}) == -1.0
