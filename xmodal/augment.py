@@ -118,7 +118,7 @@ def moved(images: tf.Tensor, seed: tf.Tensor, aug: Augmentation) -> tf.Tensor:
     shift = tf.random.stateless_uniform([n, 2], sub_seed(seed, 10), -aug.shift, aug.shift) * size  # (N, 2) pixels
     zoom = tf.random.stateless_uniform([n], sub_seed(seed, 11), 1.0 - aug.zoom, 1.0 + aug.zoom)
     angle = tf.random.stateless_uniform([n], sub_seed(seed, 12), -1.0, 1.0) * distortions.degrees(aug.rotate)
-    return distortions.affine(images, shift, zoom, angle, "nearest")
+    return distortions.affine(images, shift, zoom, angle)
 
 
 def new_backgrounds(images: tf.Tensor, alpha: tf.Tensor, seed: tf.Tensor, aug: Augmentation) -> tf.Tensor:

@@ -9,9 +9,9 @@ import math
 import tensorflow as tf
 
 
-def affine(images: tf.Tensor, shift: tf.Tensor, zoom: tf.Tensor, angle: tf.Tensor, fill: str) -> tf.Tensor:
+def affine(images: tf.Tensor, shift: tf.Tensor, zoom: tf.Tensor, angle: tf.Tensor) -> tf.Tensor:
     """Images (N, S, S, C) zoomed by `zoom` (N,) and turned by `angle` (N,) radians about the centre, then moved by
-    `shift` (N, 2) pixels (columns, rows); uncovered pixels repeat the nearest edge ("nearest") or are 0 ("constant")."""
+    `shift` (N, 2) pixels (columns, rows); uncovered pixels repeat the nearest edge."""
     size = tf.cast(tf.shape(images)[1], tf.float32)
     centre = (size - 1.0) / 2.0
     cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom  # (N,) the inverse map: output -> input pixel
@@ -21,7 +21,7 @@ def affine(images: tf.Tensor, shift: tf.Tensor, zoom: tf.Tensor, angle: tf.Tenso
                           tf.zeros_like(cos), tf.zeros_like(cos)], axis=1)  # (N, 8)
     return tf.raw_ops.ImageProjectiveTransformV3(
         images=images, transforms=transform, output_shape=tf.shape(images)[1:3], fill_value=0.0,
-        interpolation="BILINEAR", fill_mode=fill.upper())
+        interpolation="BILINEAR", fill_mode="NEAREST")
 
 
 def composite(images: tf.Tensor, alpha: tf.Tensor, backgrounds: tf.Tensor) -> tf.Tensor:
@@ -62,7 +62,7 @@ def gain(images: tf.Tensor, factors: tf.Tensor) -> tf.Tensor:
 
 def jpeg(images: tf.Tensor, quality: tf.Tensor) -> tf.Tensor:
     """Images (N, S, S, 3) re-encoded as JPEG at `quality` (N,) int32 in [1, 100]; 0 or less leaves an image as is."""
-    as_bytes = tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
+    as_bytes = to_uint8(images)
 
     def one(args: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
         image, q = args

@@ -89,7 +89,7 @@ def perturbed(images: tf.Tensor, alpha: tf.Tensor | None, p: Perturbation, seed:
         pixels = p.shift * size if 0 < p.shift < 1 else p.shift
         angle = distortions.degrees(p.rotate) * signs(parts[1], n)
         zoom = tf.fill([n], float(p.zoom))
-        x = distortions.affine(x, shifts(parts[2], n, pixels), zoom, angle, "nearest")
+        x = distortions.affine(x, shifts(parts[2], n, pixels), zoom, angle)
     if p.exposure != 1.0 or p.cast:
         exposure = tf.pow(tf.constant(p.exposure), signs(parts[3], n))[:, None]  # (N, 1)
         cast = tf.random.stateless_uniform([n, 3], parts[4], 1.0 - p.cast, 1.0 + p.cast)
