@@ -1,6 +1,7 @@
-"""Query pictures of `retrieve`: any image PIL reads, as 8-bit RGB with transparency composited on white."""
+"""Query pictures of `retrieve` and `serve`: any image PIL reads, as 8-bit RGB with transparency composited on white."""
 import io
 import warnings
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -22,21 +23,31 @@ def eight_bit_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def read_query(path: str) -> Image.Image:
-    """The picture at `path` as 8-bit RGB; a UserError when it is unreadable, broken or over PIL's pixel limit."""
+def read_picture(data: bytes, name: str) -> Image.Image:
+    """A picture file's bytes as 8-bit RGB; a UserError naming `name` when they are not a readable picture, are
+    broken or are over PIL's pixel limit (a decompression bomb)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(io.BytesIO(data)) as image:
                 image.verify()  # the chunk checksums, which load() does not check
-            with Image.open(path) as image:
+            with Image.open(io.BytesIO(data)) as image:
                 image.load()
                 return eight_bit_rgb(image)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise UserError(f"{path}: more than {Image.MAX_IMAGE_PIXELS:,} pixels, PIL's limit against decompression "
+        raise UserError(f"{name}: more than {Image.MAX_IMAGE_PIXELS:,} pixels, PIL's limit against decompression "
                         "bombs: downscale it first") from None
     except (OSError, SyntaxError, ValueError) as error:  # broken PNG chunks raise SyntaxError
-        raise UserError(f"{path}: not a readable image: {error}") from None
+        raise UserError(f"{name}: not a readable image: {error}") from None
+
+
+def read_query(path: str) -> Image.Image:
+    """The picture at `path` as 8-bit RGB; a UserError when it is unreadable, broken or over PIL's pixel limit."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise UserError(f"{path}: not a readable image: {error.strerror}") from None
+    return read_picture(data, path)
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -1,0 +1,33 @@
+"""Which export made a set of embeddings: its folder, version and a checksum of its graph and weights.
+
+Two exports with the same architecture share `saved_model.pb`; the checksum covers the variables
+too, so embeddings of one export are never searched with queries embedded by another.
+"""
+import hashlib
+import json
+from pathlib import Path
+
+from tfrecords_tools.errors import UserError
+from tfrecords_tools.shards import sha256
+from xmodal.versions import SAVED_MODEL, resolve_model
+
+TRAINING = "training.json"
+
+
+def export_identity(model: str) -> dict:
+    """{path, version, sha256, training} of an export (a version folder, or a base: its newest version)."""
+    folder = resolve_model(model).resolve()
+    files = [folder / SAVED_MODEL, *sorted((folder / "variables").glob("*"))]
+    digest = hashlib.sha256("".join(f"{p.name}:{sha256(p)}\n" for p in files).encode()).hexdigest()
+    training = folder / TRAINING
+    return {"path": str(folder), "version": int(folder.name) if folder.name.isdigit() else None, "sha256": digest,
+            "training": json.loads(training.read_text()) if training.is_file() else {}}
+
+
+def check_same_export(made_by: dict, model: dict, what: str) -> None:
+    """A UserError when `model` is not the export that made `what` (compared by checksum, not by path)."""
+    if made_by["sha256"] != model["sha256"]:
+        version = f" (version {made_by['version']})" if made_by.get("version") is not None else ""
+        raise UserError(f"{what} was made by the export {made_by['path']}{version}, not by {model['path']}: "
+                        "its embeddings cannot be compared with this export's; use that export, or rebuild "
+                        "with `python -m xmodal.index build`")

@@ -1,0 +1,80 @@
+"""Searching a catalogue with a picture or a mesh: what `xmodal.retrieve` and `xmodal.serve` both call.
+
+Pictures are checked with PIL before TensorFlow decodes them (a broken file or a decompression bomb
+is a UserError, never a crash); meshes are voxelised by tfrecords_tools as the converter does.
+"""
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from tfrecords_tools.errors import UserError
+from tfrecords_tools.meshes import MESH_SUFFIXES, BadMesh, load_mesh
+from tfrecords_tools.open_surfaces import mesh_voxels
+from xmodal.embedder import Embedder, load_embedder
+from xmodal.query_image import png_bytes, read_picture
+from xmodal.search.catalogue import Catalogue, Hit, in_memory
+from xmodal.search.entries import dataset_entries, joined
+from xmodal.search.folder import INDEX, open_index
+from xmodal.search.provenance import check_same_export, export_identity
+
+
+@dataclasses.dataclass(frozen=True)
+class Searcher:
+    """An export and the catalogue its embeddings were made by."""
+
+    embedder: Embedder
+    catalogue: Catalogue
+
+    def pictures(self, files: list[bytes], k: int, category: str | None = None) -> list[list[Hit]]:
+        """The k shapes nearest to each picture file (checked with query_picture first)."""
+        return self.catalogue.nearest(self.embedder.encoded([query_picture(f) for f in files]), k, category)
+
+    def mesh(self, data: bytes, suffix: str, k: int, category: str | None = None) -> list[Hit]:
+        """The k shapes nearest to a mesh file's voxels (shape -> shape)."""
+        voxels = mesh_file_voxels(data, suffix, self.embedder.voxel_res)
+        return self.catalogue.nearest(self.embedder.voxels(voxels[None].astype(np.uint8)), k, category)[0]
+
+
+def open_searcher(index: str, model: str = "") -> Searcher:
+    """The searcher of an index folder (or of a converted dataset, embedded now), through the index's export;
+    `model`, when given, must be that export."""
+    if not (Path(index) / INDEX).is_file() and (Path(index) / "manifest.json").is_file():
+        if not model:
+            raise UserError(f"{index} is a dataset, not an index: pass --model to embed it, or build an index "
+                            "with `python -m xmodal.index build`")
+        embedder, identity = load_embedder(model), export_identity(model)
+        return Searcher(embedder, in_memory(joined(list(dataset_entries(embedder, index))), identity, index))
+    catalogue = open_index(index)
+    if model:
+        check_same_export(catalogue.export, export_identity(model), f"the index {index}")
+    if not Path(catalogue.export["path"]).is_dir():
+        raise UserError(f"the export {catalogue.export['path']} that made the index {index} is gone: pass --model "
+                        "with a copy of it, or rebuild the index")
+    embedder = load_embedder(model or catalogue.export["path"])
+    if not model:
+        check_same_export(catalogue.export, export_identity(catalogue.export["path"]), f"the index {index}")
+    return Searcher(embedder, catalogue)
+
+
+def query_picture(data: bytes, name: str = "the query") -> bytes:
+    """A picture file as 8-bit RGB PNG bytes (transparency on white); a UserError when it is not a readable picture
+    or is over PIL's pixel limit (a decompression bomb)."""
+    return png_bytes(read_picture(data, name))
+
+
+def mesh_file_voxels(data: bytes, suffix: str, res: int) -> np.ndarray:
+    """(R, R, R) bool voxels of a mesh file's bytes, voxelised as the converter does; a UserError when it fails."""
+    suffix = suffix.lower()
+    if suffix not in MESH_SUFFIXES:
+        raise UserError(f"meshes must be one of {', '.join(MESH_SUFFIXES)}, not {suffix or 'a file without suffix'}")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"query{suffix}"
+        path.write_bytes(data)
+        try:
+            voxels, _ = mesh_voxels(load_mesh(path), res)
+        except BadMesh as error:
+            raise UserError(f"the mesh cannot be voxelised: {error}") from None
+    if not voxels.any():
+        raise UserError("the mesh cannot be voxelised: no voxel occupied")
+    return voxels
