@@ -57,3 +57,22 @@ def unwritable(tmp_path) -> Path:
     folder.mkdir()
     folder.chmod(0o555)
     return folder / "out"
+
+
+@pytest.fixture(scope="session")
+def tiny_index(tiny_data, tiny_model, tmp_path_factory) -> str:
+    """An index folder of the tiny dataset's objects (both splits), embedded by the tiny model."""
+    from xmodal.index import IndexConfig, run
+
+    out = tmp_path_factory.mktemp("index") / "index"
+    run(IndexConfig(out=str(out), model=tiny_model, data=(tiny_data,)))
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def other_model(tmp_path_factory) -> str:
+    """Another export of the tiny model's shape (fresh weights): its embeddings must not mix with tiny_model's."""
+    from xmodal.export import write_export
+    from xmodal.models import build_encoders
+
+    return write_export(*build_encoders("small"), str(tmp_path_factory.mktemp("other") / "export"), views=4)

@@ -37,6 +37,8 @@ def read_picture(data: bytes, name: str) -> Image.Image:
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise UserError(f"{name}: more than {Image.MAX_IMAGE_PIXELS:,} pixels, PIL's limit against decompression "
                         "bombs: downscale it first") from None
+    except Image.UnidentifiedImageError:
+        raise UserError(f"{name}: not a readable image: not a picture format PIL knows") from None
     except (OSError, SyntaxError, ValueError) as error:  # broken PNG chunks raise SyntaxError
         raise UserError(f"{name}: not a readable image: {error}") from None
 

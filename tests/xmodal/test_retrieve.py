@@ -1,40 +1,16 @@
 """Query pictures of `retrieve`: broken and oversized files are one-line errors; alpha, 16 bits and grey are shown right."""
-import io
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.pictures import broken_crc, png, png_header_only
 from tfrecords_tools.errors import UserError
 from xmodal.embedder import load_embedder
 from xmodal.query_image import png_bytes, read_query
-
-
-def png(pixels: np.ndarray, mode: str | None = None) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(pixels, mode).save(out, format="PNG")
-    return out.getvalue()
-
-
-def chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height 8-bit grey pixels, with one tiny data chunk: cheap to write."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
-
-
-def broken_crc(data: bytes) -> bytes:
-    """The PNG with the last byte of its IDAT chunk's CRC flipped."""
-    end = data.index(b"IEND") - 4  # the IEND chunk starts with its length, 4 bytes before its type
-    return data[:end - 1] + bytes([data[end - 1] ^ 0xFF]) + data[end:]
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> str:

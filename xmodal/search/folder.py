@@ -193,9 +193,11 @@ def write_index(path: str, export: dict, batches: Iterable[Entries], source: dic
         skipped: list[str] = []
         seen = set(previous.object_ids.tolist()) if previous is not None else set()
         added, offsets, lengths = write_pack(folder / names["thumbnails"], unique(batches, seen, skipped))
-        if not len(added) and previous is None:
+        if not len(added):
             (folder / names["thumbnails"]).unlink()
-            raise UserError(f"nothing to index: {source} holds no objects")
+            if previous is None:
+                raise UserError(f"nothing to index: {source} holds no objects")
+            return {**previous.description, "added": 0, "skipped": skipped}
         kind, index = grown_index(previous, requested_kind, added.embeddings)
         with atomic_file(folder / names["vectors"]) as tmp:
             faiss.write_index(index, str(tmp))

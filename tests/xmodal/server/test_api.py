@@ -1,0 +1,178 @@
+"""The HTTP API over real HTTP on 127.0.0.1: search by picture or mesh, thumbnails, metadata, TF Serving's predict,
+bad input answered 4xx in one JSON line, and requests in parallel answered as one at a time."""
+import base64
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.pictures import broken_crc, png, png_header_only
+from tests.xmodal.server.http import post_json, request, upload
+from tfrecords_tools.read import dataset
+from xmodal.embedder import load_embedder
+from xmodal.search.folder import open_index
+
+
+@pytest.fixture(scope="module")
+def renders(tiny_data) -> list[tuple[str, bytes]]:
+    """(object id, PNG of one of its test renders) of the tiny dataset's test objects."""
+    return [(row["object_id"].decode(), png(row["images"][1])) for row in dataset(tiny_data, "test").as_numpy_iterator()]
+
+
+def one_line_error(status: int, answer: dict, expected_status: int, words: str) -> None:
+    """The answer is a one-line JSON error with this status that says `words`."""
+    assert status == expected_status, answer
+    assert list(answer) == ["error"] and "\n" not in answer["error"] and "Traceback" not in answer["error"]
+    assert words in answer["error"], answer["error"]
+
+
+def test_health_and_metadata(server, tiny_index, tiny_model):
+    status, _, body = request(f"{server.url}/healthz")
+    assert status == 200 and json.loads(body) == {"status": "ok", "shapes": len(open_index(tiny_index))}
+    status, _, body = request(f"{server.url}/metadata")
+    meta = json.loads(body)
+    assert meta["index"]["kind"] == "exact" and meta["index"]["size"] == len(open_index(tiny_index))
+    assert meta["index"]["categories"] == {"car": meta["index"]["size"]}
+    assert meta["model"]["path"] == str(Path(tiny_model).resolve()) and meta["model"]["image_size"] == 64
+
+
+def test_picture_search_equals_the_index_searched_here(server, renders, tiny_index, tiny_model):
+    _, picture = renders[0]
+    status, answer = upload(f"{server.url}/search", "car.png", picture, k="4")
+    embedding = load_embedder(tiny_model).encoded([picture])  # (1, 128)
+    [expected] = open_index(tiny_index).nearest(embedding, 4)
+    assert status == 200 and answer["query"] == "image" and [r["rank"] for r in answer["results"]] == [1, 2, 3, 4]
+    assert [r["id"] for r in answer["results"]] == [h.object_id for h in expected]
+    np.testing.assert_allclose([r["distance"] for r in answer["results"]], [h.distance for h in expected], atol=1e-5)
+    as_json = post_json(f"{server.url}/search", {"image": base64.b64encode(picture).decode(), "k": 4})
+    assert as_json == (200, answer)
+
+
+def test_mesh_search_finds_the_same_shape_first(server, tiny_meshes):
+    mesh = next(Path(tiny_meshes).glob("car-*/model.obj"))
+    status, answer = upload(f"{server.url}/search", "model.obj", mesh.read_bytes(), k="3")
+    assert status == 200 and answer["query"] == "mesh"
+    assert answer["results"][0]["id"] == mesh.parent.name and answer["results"][0]["distance"] < 1e-4
+    as_json = post_json(f"{server.url}/search", {"mesh": base64.b64encode(mesh.read_bytes()).decode(),
+                                                 "format": "obj", "k": 3})
+    assert as_json == (200, answer)
+
+
+def test_thumbnails_are_served(server, renders):
+    _, answer = upload(f"{server.url}/search", "car.png", renders[0][1], k="2", category="car")
+    for result in answer["results"]:
+        for url in (result["thumbnail"], result["voxel_thumbnail"]):
+            status, headers, body = request(server.url + url)
+            assert status == 200 and headers["content-type"] == "image/png"
+            assert Image.open(__import__("io").BytesIO(body)).size == (96, 96)
+    status, _, body = request(f"{server.url}/thumbnails/99999/render.png")
+    one_line_error(status, json.loads(body), 404, "no such thumbnail")
+
+
+@pytest.mark.parametrize("filename, data, status, words", [
+    ("notes.png", b"these are notes, not a picture", 400, "not a readable image"),
+    ("crc.png", broken_crc(png(np.full((16, 16, 3), 90, np.uint8))), 400, "not a readable image"),
+    ("bomb.png", png_header_only(14000, 14000), 400, "decompression bombs"),
+    ("empty.png", b"", 400, "empty"),
+    ("broken.obj", b"v 0 0 nonsense\nf 1 2 3\n", 400, "the mesh cannot be voxelised"),
+    ("flat.stl", b"solid x\nendsolid x\n", 400, "the mesh cannot be voxelised"),
+    ("big.png", b"\0" * 2_500_000, 413, "request body over 2,000,000 bytes"),
+])
+def test_bad_uploads_are_one_line_4xx(server, filename, data, status, words):
+    one_line_error(*upload(f"{server.url}/search", filename, data), status, words)
+
+
+@pytest.mark.parametrize("body, headers, status, words", [
+    (b"{not json", {"Content-Type": "application/json"}, 400, "not valid JSON"),
+    (b"[1, 2]", {"Content-Type": "application/json"}, 400, "must be an object"),
+    (b'{"image": "!!!"}', {"Content-Type": "application/json"}, 400, "not valid base64"),
+    (b'{"picture": "aGk="}', {"Content-Type": "application/json"}, 422, "picture: Extra inputs are not permitted"),
+    (b'{"image": "aGk=", "k": 0}', {"Content-Type": "application/json"}, 422, "k: Input should be greater than"),
+    (b'{"mesh": "aGk=", "format": "step"}', {"Content-Type": "application/json"}, 400, "'format' must name"),
+    (b'{"image": "aGk=", "mesh": "aGk="}', {"Content-Type": "application/json"}, 400, "exactly one of"),
+    (b"hello", {"Content-Type": "text/plain"}, 400, "multipart/form-data"),
+])
+def test_bad_json_is_one_line_4xx(server, body, headers, status, words):
+    answer_status, _, answer = request(f"{server.url}/search", body, headers)
+    one_line_error(answer_status, json.loads(answer), status, words)
+
+
+def test_unknown_category_and_route(server, renders):
+    one_line_error(*upload(f"{server.url}/search", "car.png", renders[0][1], category="chair"), 400,
+                   "no shape of category 'chair'")
+    status, _, body = request(f"{server.url}/nowhere")
+    one_line_error(status, json.loads(body), 404, "Not Found")
+
+
+def test_parallel_requests_get_their_own_answers(server, renders):
+    alone = {name: upload(f"{server.url}/search", "q.png", picture, k="3") for name, picture in renders}
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda item: (item[0], upload(f"{server.url}/search", "q.png", item[1], k="3")),
+                                 renders * 4))
+    assert all(answer == alone[name] for name, answer in together)
+
+
+def predict(server, payload: object, path: str = "/v1/models/export:predict") -> tuple[int, dict]:
+    """A TF Serving predict call."""
+    return post_json(server.url + path, payload)
+
+
+def test_tf_serving_predict_rows_and_columns(server, renders, tiny_model):
+    embedder = load_embedder(tiny_model)
+    pictures = [picture for _, picture in renders[:3]]
+    instances = [{"b64": base64.b64encode(p).decode()} for p in pictures]
+    status, answer = predict(server, {"signature_name": "embed_png", "instances": instances})
+    assert status == 200 and list(answer) == ["predictions"]
+    np.testing.assert_allclose(answer["predictions"], embedder.encoded(pictures), atol=1e-5)
+    status, columns = predict(server, {"signature_name": "embed_png", "inputs": {"images": instances}},
+                              "/v1/models/export/versions/1:predict")
+    assert status == 200 and np.allclose(columns["outputs"], answer["predictions"], atol=1e-6)
+
+
+def test_tf_serving_predict_voxels_and_examples(server, tiny_data, tiny_model):
+    embedder = load_embedder(tiny_model)
+    row = next(dataset(tiny_data, "test").as_numpy_iterator())
+    status, answer = predict(server, {"signature_name": "embed_voxels", "instances": [row["voxels"].tolist()]})
+    assert status == 200
+    np.testing.assert_allclose(answer["predictions"], embedder.voxels(row["voxels"][None]), atol=1e-5)
+    example = next(iter(__import__("tensorflow").data.TFRecordDataset(
+        sorted(str(p) for p in Path(tiny_data).glob("test-*.tfrecord"))).take(1))).numpy()
+    status, answer = predict(server, {"instances": [{"b64": base64.b64encode(example).decode()}]})
+    assert status == 200 and set(answer["predictions"][0]) == {"voxel_embedding", "image_embeddings"}
+    np.testing.assert_allclose(answer["predictions"][0]["voxel_embedding"], embedder.voxels(row["voxels"][None])[0],
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("payload, path, status, words", [
+    ({"instances": []}, "/v1/models/other:predict", 404, "Servable not found"),
+    ({"instances": []}, "/v1/models/export/versions/7:predict", 404, "Specific(export, 7)"),
+    ({"instances": []}, "/v1/models/export:classify", 404, "unsupported verb"),
+    ({"signature_name": "nope", "instances": []}, "/v1/models/export:predict", 400, "no signature 'nope'"),
+    ({"instances": [], "inputs": []}, "/v1/models/export:predict", 400, "either 'instances' or 'inputs'"),
+    ({"signature_name": "embed_png", "instances": [{"b64": "!!"}]}, "/v1/models/export:predict", 400, "base64"),
+    ({"signature_name": "embed_png", "instances": [{"b64": base64.b64encode(png_header_only(14000, 14000)).decode()}]},
+     "/v1/models/export:predict", 400, "decompression bombs"),
+    ({"signature_name": "embed_voxels", "instances": [[[[2]]]]}, "/v1/models/export:predict", 400, "takes shape"),
+    ({"signature_name": "embed_voxels", "instances": [[1, 2], [3]]}, "/v1/models/export:predict", 400, "shapes"),
+    ({"signature_name": "embed_images", "instances": [np.full((64, 64, 3), 300).tolist()]},
+     "/v1/models/export:predict", 400, "values must lie in [0, 255]"),
+    ({"instances": [{"b64": base64.b64encode(b"not an example").decode()}]}, "/v1/models/export:predict", 400,
+     "refused the input"),
+])
+def test_tf_serving_refusals_are_one_line(server, payload, path, status, words):
+    one_line_error(*predict(server, payload, path), status, words)
+
+
+def test_model_status_and_page(server):
+    status, _, body = request(f"{server.url}/v1/models/export")
+    assert status == 200 and json.loads(body)["model_version_status"][0]["state"] == "AVAILABLE"
+    status, headers, body = request(f"{server.url}/")
+    assert status == 200 and headers["content-type"].startswith("text/html") and b"<html" in body.lower()
+
+
+def test_the_server_logged_no_traceback(server):
+    request(f"{server.url}/healthz")
+    assert not any("Traceback" in line for line in server.log), "".join(server.log)[-3000:]

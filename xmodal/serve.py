@@ -1,0 +1,99 @@
+"""`python -m xmodal.serve`: search an index over HTTP: a JSON API, TensorFlow Serving's predict API and a web page.
+
+    POST /search                       a picture or a mesh -> the k nearest shapes (multipart or JSON)
+    GET  /thumbnails/<position>/render.png, /thumbnails/<position>/voxels.png
+    GET  /healthz, GET /metadata       liveness; export version, index kind and size, categories
+    POST /v1/models/<name>:predict     TensorFlow Serving's REST format over the export's signatures
+    GET  /                             the page: drop a photo or a mesh, see the nearest shapes
+    GET  /docs                         the API, described by FastAPI (OpenAPI)
+"""
+import argparse
+import dataclasses
+import logging
+import socket
+from pathlib import Path
+
+from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
+from tfrecords_tools.flags import positive_int
+from xmodal.versions import MODEL_HELP
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeConfig:
+    """One server."""
+
+    index: str  # index folder made by `python -m xmodal.index build`
+    model: str = ""  # the index's export, checked; empty: the one the index records
+    host: str = "127.0.0.1"  # loopback only unless asked
+    port: int = 8080  # 0: any free port (printed)
+    model_name: str = ""  # the name in /v1/models/<name>; empty: the export base's folder name
+    max_body_mb: float = 32.0  # larger requests are refused with 413
+    log_level: str = "info"
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port; a UserError when the address is taken or unknown."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # connections wait in the backlog until uvicorn accepts them
+    except OSError as error:
+        raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return sock
+
+
+def serve(cfg: ServeConfig) -> None:
+    """Load the index and its export, then serve until interrupted."""
+    sock = listening_socket(cfg.host, cfg.port)  # before the slow loading: a taken port fails at once
+    import uvicorn  # noqa: PLC0415  (after the flags are checked: it is slow to import)
+
+    from xmodal.search.queries import open_searcher  # noqa: PLC0415
+    from xmodal.server.app import create_app  # noqa: PLC0415
+    from xmodal.server.service import Service  # noqa: PLC0415
+
+    searcher = open_searcher(cfg.index, cfg.model)
+    export = searcher.catalogue.export
+    name = cfg.model_name or Path(export["path"]).parent.name
+    app = create_app(Service(searcher, str(Path(cfg.index).resolve()), name), int(cfg.max_body_mb * 1e6))
+    host, port = sock.getsockname()[:2]
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    print(f"xmodal.serve: {len(searcher.catalogue)} shapes ({searcher.catalogue.kind.describe()}) of {cfg.index}, "
+          f"export {export['path']} as model {name!r}", flush=True)
+    if cfg.host not in LOOPBACK:
+        print(f"warning: listening on {cfg.host}: reachable from other machines, with no authentication", flush=True)
+    print(f"listening on {url} (page at {url}/, API at {url}/docs); Ctrl-C stops", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=cfg.log_level, timeout_graceful_shutdown=5))
+    server.run(sockets=[sock])
+
+
+def main() -> None:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(prog="python -m xmodal.serve", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", required=True, help="index folder made by `python -m xmodal.index build`")
+    parser.add_argument("--model", default="", help=MODEL_HELP + "; default: the export the index records "
+                                                                 "(another one is refused)")
+    parser.add_argument("--host", default=ServeConfig.host, help="address to listen on (default 127.0.0.1: this "
+                                                                 "machine only; 0.0.0.0 for every network)")
+    parser.add_argument("--port", type=int, default=ServeConfig.port, help="port (default 8080; 0: any free one)")
+    parser.add_argument("--model-name", default="", help="the model's name in /v1/models/<name>:predict "
+                                                         "(default: the export folder's name)")
+    parser.add_argument("--max-body-mb", type=positive_int, default=int(ServeConfig.max_body_mb),
+                        help="largest request body in megabytes (default 32); larger ones get 413")
+    parser.add_argument("--log-level", default=ServeConfig.log_level,
+                        choices=("critical", "error", "warning", "info", "debug"),
+                        help="uvicorn's log level (default info: one line per request)")
+    add_verbose_flag(parser)
+    args = parser.parse_args()
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port {args.port}: must be 0-65535")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")  # uvicorn sets its own
+    serve(ServeConfig(args.index, args.model, args.host, args.port, args.model_name, args.max_body_mb, args.log_level))
+
+
+if __name__ == "__main__":
+    run_cli(main)

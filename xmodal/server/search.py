@@ -1,0 +1,138 @@
+"""Routes of the search API: POST /search, thumbnails, GET /healthz, GET /metadata."""
+import base64
+import binascii
+from pathlib import PurePath
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from tfrecords_tools.errors import UserError
+from tfrecords_tools.meshes import MESH_SUFFIXES
+from xmodal.search.catalogue import THUMBNAILS, Hit
+from xmodal.server.service import MAX_K, Service, service
+
+router = APIRouter()
+
+
+class SearchRequest(BaseModel):
+    """A search as JSON: a base64 picture, or a base64 mesh file and its format."""
+
+    model_config = ConfigDict(extra="forbid")
+    image: str | None = Field(None, description="a picture file (PNG, JPEG, ...) in base64")
+    mesh: str | None = Field(None, description="a mesh file (OBJ, OFF, PLY, STL, GLB) in base64")
+    format: str | None = Field(None, description="the mesh's format: obj, off, ply, stl or glb")
+    k: int = Field(5, ge=1, le=MAX_K, description="how many shapes to return")
+    category: str | None = Field(None, description="return only shapes of this category")
+
+
+class Result(BaseModel):
+    """One retrieved shape."""
+
+    rank: int
+    id: str
+    category: str
+    distance: float = Field(description="Euclidean distance between the embeddings (smaller is nearer)")
+    thumbnail: str = Field(description="URL of a render of the shape")
+    voxel_thumbnail: str = Field(description="URL of a picture of its voxel grid")
+
+
+class SearchResponse(BaseModel):
+    """The k nearest shapes, nearest first."""
+
+    query: str = Field(description="image or mesh")
+    k: int
+    category: str | None
+    results: list[Result]
+
+
+def results(hits: list[Hit]) -> list[Result]:
+    """Hits as response rows with their thumbnail URLs."""
+    return [Result(rank=rank, id=hit.object_id, category=hit.category, distance=hit.distance,
+                   thumbnail=f"/thumbnails/{hit.position}/render.png",
+                   voxel_thumbnail=f"/thumbnails/{hit.position}/voxels.png") for rank, hit in enumerate(hits, 1)]
+
+
+def decoded_base64(text: str, what: str) -> bytes:
+    """Bytes of a base64 field (a data: URL prefix allowed); a UserError when it is not base64."""
+    try:
+        return base64.b64decode(text.split(",", 1)[1] if text.startswith("data:") else text, validate=True)
+    except (binascii.Error, ValueError):
+        raise UserError(f"{what} is not valid base64") from None
+
+
+async def parsed(request: Request) -> tuple[SearchRequest, bytes, str]:
+    """(the search's parameters, the uploaded file's bytes, its suffix: '' for a picture) of a multipart or JSON body."""
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise UserError("a multipart search needs a file field named 'file'")
+        fields = {key: value for key, value in form.items() if key != "file" and value != ""}
+        suffix = PurePath(upload.filename or "").suffix.lower()
+        params = SearchRequest.model_validate({**dict(request.query_params), **fields})
+        return params, await upload.read(), suffix if suffix in MESH_SUFFIXES else ""
+    if kind.startswith("application/json"):
+        try:
+            body = await request.json()
+        except ValueError:
+            raise UserError("the body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise UserError("the JSON body must be an object with 'image' or 'mesh'")
+        params = SearchRequest.model_validate({**dict(request.query_params), **body})
+        if (params.image is None) == (params.mesh is None):
+            raise UserError("give exactly one of 'image' and 'mesh'")
+        if params.mesh is not None:
+            suffix = "." + (params.format or "").lower().lstrip(".")
+            if suffix not in MESH_SUFFIXES:
+                raise UserError(f"'format' must name the mesh's format: one of {', '.join(MESH_SUFFIXES)}")
+            return params, decoded_base64(params.mesh, "'mesh'"), suffix
+        return params, decoded_base64(params.image, "'image'"), ""
+    raise UserError("send the query as multipart/form-data (a field 'file') or as JSON ({'image': base64})")
+
+
+@router.post("/search", response_model=SearchResponse, summary="The shapes nearest to a picture or a mesh")
+async def search(request: Request, state: Annotated[Service, Depends(service)]) -> SearchResponse:
+    """A picture (any format PIL reads) is embedded by the image encoder; a mesh is voxelised and embedded by the
+    voxel encoder (shape -> shape). Multipart: a field `file` (a mesh by its suffix), optional fields `k` and
+    `category`. JSON: {"image": base64} or {"mesh": base64, "format": "obj"}, optional "k" and "category"."""
+    try:
+        params, data, suffix = await parsed(request)
+    except ValidationError as error:  # of the form's or the JSON's fields: answered 422 like FastAPI's own
+        raise RequestValidationError(error.errors()) from None
+    if not data:
+        raise UserError("the query file is empty")
+    searcher = state.searcher
+    if suffix:
+        hits = await run_in_threadpool(searcher.mesh, data, suffix, params.k, params.category)
+    else:
+        hits = (await run_in_threadpool(searcher.pictures, [data], params.k, params.category))[0]
+    return SearchResponse(query="mesh" if suffix else "image", k=params.k, category=params.category,
+                          results=results(hits))
+
+
+@router.get("/thumbnails/{position}/{name}", summary="A thumbnail of a shape of the index")
+def thumbnail(position: int, name: str, state: Annotated[Service, Depends(service)]) -> Response:
+    """`render.png` or `voxels.png` of the shape at this position of the index."""
+    which = name.removesuffix(".png")
+    if which not in THUMBNAILS or not name.endswith(".png") or not 0 <= position < len(state.searcher.catalogue):
+        return Response(b'{"error": "no such thumbnail"}', 404, media_type="application/json")
+    return Response(state.searcher.catalogue.thumbnail(position, which), media_type="image/png",
+                    headers={"cache-control": "public, max-age=3600"})
+
+
+@router.get("/healthz", summary="Whether the server is up")
+def healthz(state: Annotated[Service, Depends(service)]) -> dict:
+    """{"status": "ok", "shapes": N}."""
+    return {"status": "ok", "shapes": len(state.searcher.catalogue)}
+
+
+@router.get("/metadata", summary="The export, the index and the limits")
+def metadata(state: Annotated[Service, Depends(service)]) -> dict:
+    """Export version and checksum, index kind, size and categories, max k and mesh formats."""
+    return state.metadata()

@@ -1,0 +1,35 @@
+"""What the routes share: the searcher, made once at start-up, and what the server says about itself."""
+import dataclasses
+
+from fastapi import Request
+
+from tfrecords_tools.meshes import MESH_SUFFIXES
+from xmodal.search.queries import Searcher
+
+MAX_K = 100  # the most results one search returns
+
+
+@dataclasses.dataclass(frozen=True)
+class Service:
+    """The state of a running server."""
+
+    searcher: Searcher
+    index: str  # the index folder's path
+    model_name: str  # the name in TensorFlow Serving's paths, /v1/models/<name>
+
+    def metadata(self) -> dict:
+        """The export, the index and the limits a client needs."""
+        catalogue, embedder = self.searcher.catalogue, self.searcher.embedder
+        export = catalogue.export
+        return {"model": {"name": self.model_name, "path": export["path"], "version": export["version"],
+                          "sha256": export["sha256"], "step": export["training"].get("step"),
+                          "image_size": embedder.image_size, "voxel_res": embedder.voxel_res},
+                "index": {"path": self.index, "kind": catalogue.kind.name, "parameters": catalogue.kind.describe(),
+                          "size": len(catalogue), "dim": int(catalogue.index.d),
+                          "categories": {name: len(rows) for name, rows in sorted(catalogue.by_category.items())}},
+                "limits": {"max_k": MAX_K, "mesh_formats": list(MESH_SUFFIXES)}}
+
+
+def service(request: Request) -> Service:
+    """The running server's state, as a FastAPI dependency."""
+    return request.app.state.service
