@@ -1,9 +1,9 @@
-"""Embedding throughput through the exported SavedModel, and retrieval query latency over big indexes.
+"""Embedding throughput through the exported SavedModel."""
 
 Embeddings/s of `embed_voxels` and `embed_images` for the `small-hd`, `small` and `paper` presets
 (untrained weights: speed does not depend on them), mirror-averaged (the default export) and
-plain (`--no-mirror-average`) with their ratio, and the latency of one query against 10k and 100k
-indexed shapes with `xmodal.retrieve.nearest` (goal: < 50 ms at 100k on a CPU). Medians.
+plain (`--no-mirror-average`) with their ratio. Medians. Search latency over an index is
+bench/index.py's.
 """
 import argparse
 import statistics
@@ -18,7 +18,6 @@ import tensorflow as tf
 from xmodal.embedder import load_embedder
 from xmodal.export import write_export
 from xmodal.models import build_encoders, preset
-from xmodal.retrieve import nearest
 
 
 def median_seconds(call, repeats: int) -> float:
@@ -56,12 +55,6 @@ def main() -> None:
                       f"embed_images {args.batch / i:.1f} /s (batch {args.batch}, SavedModel)")
         print(f"{name}: mirror-averaged / plain throughput: voxels {rates[True][0] / rates[False][0]:.2f}, "
               f"images {rates[True][1] / rates[False][1]:.2f}")
-    for size in (10_000, 100_000):
-        index = {"embeddings": rng.normal(size=(size, 128)).astype(np.float32),
-                 "object_ids": np.array([f"o{i}" for i in range(size)]), "categories": np.full(size, "car")}
-        query = rng.normal(size=128).astype(np.float32)
-        latency = median_seconds(lambda: nearest(index, query, 5), 20)
-        print(f"retrieval over {size} shapes: {latency * 1e3:.2f} ms per query (k=5, brute force)")
 
 
 if __name__ == "__main__":

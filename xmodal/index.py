@@ -1,6 +1,7 @@
 """`python -m xmodal.index`: build, grow and describe an index of shapes for `xmodal.retrieve` and `xmodal.serve`.
 
     build --model EXPORT --data DATA [--data DATA ...] --out INDEX    embed every object's voxels, index them
+    build --model EXPORT --builtin --out INDEX                        the built-in cars of `python -m xmodal.fit`
     build --model EXPORT --embeddings SHARDS --out INDEX              index what `pipelines.embed` embedded
     add --index INDEX --data DATA                                     add more objects (the index's export)
     info INDEX                                                        what an index holds and which export made it
@@ -15,8 +16,10 @@ from tqdm import tqdm
 
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.manifest import object_count, read_manifest
+from xmodal.builtin_data import builtin_dataset
+from xmodal.config import FitConfig
 from xmodal.embedder import load_embedder
-from xmodal.search.backends import KINDS
+from xmodal.search.backends import EXACT_BELOW, KINDS
 from xmodal.search.entries import Entries, dataset_entries, dataset_splits
 from xmodal.search.folder import read_description, write_index
 from xmodal.search.provenance import check_same_export, export_identity
@@ -31,6 +34,7 @@ class IndexConfig:
     out: str  # the index folder
     model: str = ""  # the export that embeds; empty with `add`: the index's own
     data: tuple[str, ...] = ()  # converted datasets to embed
+    builtin: bool = False  # also the built-in dataset of `python -m xmodal.fit` with no --data (made if missing)
     embeddings: tuple[str, ...] = ()  # folders of embedding shards written by pipelines.embed
     splits: tuple[str, ...] = ()  # splits to take from each dataset; empty: all
     kind: str = "auto"  # FAISS index kind: auto (exact below backends.EXACT_BELOW vectors, else hnsw), exact, hnsw
@@ -39,8 +43,9 @@ class IndexConfig:
 
 def batches(cfg: IndexConfig, export: dict) -> Iterator[tuple[dict, Iterator[Entries], int]]:
     """(source, its batches of entries, its object count) per dataset or folder of embedding shards."""
-    embedder = load_embedder(export["path"]) if cfg.data else None
-    for data in cfg.data:
+    embedder = load_embedder(export["path"]) if cfg.data or cfg.builtin else None
+    builtin = (builtin_dataset(FitConfig.synth_objects, embedder.voxel_res, embedder.image_size),) if cfg.builtin else ()
+    for data in cfg.data + builtin:
         splits = dataset_splits(data, cfg.splits)
         total = sum(object_count(read_manifest(data), s) for s in splits)
         yield {"data": str(Path(data).resolve()), "splits": splits}, dataset_entries(embedder, data, cfg.splits), total
@@ -52,8 +57,9 @@ def batches(cfg: IndexConfig, export: dict) -> Iterator[tuple[dict, Iterator[Ent
 
 def run(cfg: IndexConfig) -> dict:
     """Build or grow the index; return its last index.json (with `added` and `skipped`)."""
-    if not cfg.data and not cfg.embeddings:
-        raise UserError("nothing to index: give --data (a converted dataset) or --embeddings (from pipelines.embed)")
+    if not cfg.data and not cfg.embeddings and not cfg.builtin:
+        raise UserError("nothing to index: give --data (a converted dataset), --builtin, or --embeddings "
+                        "(from pipelines.embed)")
     export = export_identity(cfg.model or read_description(Path(cfg.out))["export"]["path"])
     adding, result = cfg.adding, {}
     for source, parts, total in batches(cfg, export):
@@ -97,12 +103,15 @@ def main() -> None:
     build.add_argument("--model", required=True, help=MODEL_HELP)
     build.add_argument("--out", required=True, help="the new index folder")
     build.add_argument("--kind", choices=("auto", *KINDS), default="auto",
-                       help="FAISS index: exact, hnsw, or auto (exact below 50,000 shapes, hnsw above; default)")
+                       help=f"FAISS index: exact, hnsw, or auto (exact below {EXACT_BELOW:,} shapes, hnsw above; "
+                            "default)")
     add = commands.add_parser("add", help="add datasets (or embedding shards) to an index")
     add.add_argument("--index", required=True, help="index folder made by `build`")
     add.add_argument("--model", default="", help="the index's export, checked (default: the one it records)")
     for command in (build, add):
         command.add_argument("--data", action="append", default=[], help="converted dataset (repeatable)")
+        command.add_argument("--builtin", action="store_true", help="the built-in dataset that `python -m xmodal.fit` "
+                             "trains on with no --data, at the export's resolutions (made and cached if missing)")
         command.add_argument("--embeddings", action="append", default=[],
                              help="folder of embedding shards written by `python -m pipelines.embed` (repeatable)")
         command.add_argument("--splits", default="", help="comma-separated splits to take (default: all)")
@@ -117,7 +126,7 @@ def main() -> None:
         return
     splits = tuple(s for s in args.splits.split(",") if s)
     run(IndexConfig(out=args.out if args.command == "build" else args.index, model=args.model, data=tuple(args.data),
-                    embeddings=tuple(args.embeddings), splits=splits, kind=getattr(args, "kind", "auto"),
+                    builtin=args.builtin, embeddings=tuple(args.embeddings), splits=splits, kind=getattr(args, "kind", "auto"),
                     adding=args.command == "add"))
 
 

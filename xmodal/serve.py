@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import socket
 from pathlib import Path
+from typing import Callable
 
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.flags import positive_int
@@ -33,23 +34,34 @@ class ServeConfig:
     log_level: str = "info"
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to host:port; a UserError when the address is taken or unknown."""
+def check_address(host: str, port: int) -> None:
+    """A UserError when host:port cannot be listened on (taken, or not an address of this machine)."""
     try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)  # connections wait in the backlog until uvicorn accepts them
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
     except OSError as error:
         raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-    return sock
+
+
+def announcing_server(config: object, announce: Callable[[str], None]) -> object:
+    """A uvicorn server that calls `announce(url)` once it listens (the port is known then, even when 0 was asked)."""
+    import uvicorn  # noqa: PLC0415  (slow to import: only once the flags are checked)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                host, port = self.servers[0].sockets[0].getsockname()[:2]
+                announce(f"http://{f'[{host}]' if ':' in host else host}:{port}")
+
+    return Server(config)
 
 
 def serve(cfg: ServeConfig) -> None:
     """Load the index and its export, then serve until interrupted."""
-    sock = listening_socket(cfg.host, cfg.port)  # before the slow loading: a taken port fails at once
-    import uvicorn  # noqa: PLC0415  (after the flags are checked: it is slow to import)
+    check_address(cfg.host, cfg.port)  # before the slow loading: a taken port fails at once
+    import uvicorn  # noqa: PLC0415
 
     from xmodal.search.queries import open_searcher  # noqa: PLC0415
     from xmodal.server.app import create_app  # noqa: PLC0415
@@ -58,16 +70,17 @@ def serve(cfg: ServeConfig) -> None:
     searcher = open_searcher(cfg.index, cfg.model)
     export = searcher.catalogue.export
     name = cfg.model_name or Path(export["path"]).parent.name
-    app = create_app(Service(searcher, str(Path(cfg.index).resolve()), name), int(cfg.max_body_mb * 1e6))
-    host, port = sock.getsockname()[:2]
-    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    app = create_app(Service(searcher, str(Path(cfg.index).resolve()), name, int(cfg.max_body_mb * 1e6)))
     print(f"xmodal.serve: {len(searcher.catalogue)} shapes ({searcher.catalogue.kind.describe()}) of {cfg.index}, "
           f"export {export['path']} as model {name!r}", flush=True)
     if cfg.host not in LOOPBACK:
         print(f"warning: listening on {cfg.host}: reachable from other machines, with no authentication", flush=True)
-    print(f"listening on {url} (page at {url}/, API at {url}/docs); Ctrl-C stops", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level=cfg.log_level, timeout_graceful_shutdown=5))
-    server.run(sockets=[sock])
+
+    def announce(url: str) -> None:
+        print(f"listening on {url} (page at {url}/, API at {url}/docs); Ctrl-C stops", flush=True)
+
+    config = uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level, timeout_graceful_shutdown=5)
+    announcing_server(config, announce).run()
 
 
 def main() -> None:

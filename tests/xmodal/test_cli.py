@@ -87,12 +87,12 @@ def test_embed_writes_projector_files_that_tensorboard_opens_first(tiny_model, t
         server.wait(timeout=30)
 
 
-def test_retrieve_prints_k_shapes_and_reuses_a_saved_index(tiny_model, tiny_data, tmp_path):
+def test_retrieve_prints_k_shapes_and_an_index_answers_as_the_dataset(tiny_model, tiny_data, tiny_index, tmp_path):
     query = tmp_path / "query.png"
     row = next(dataset(tiny_data, "test").as_numpy_iterator())
     query.write_bytes(tf.io.encode_png(row["images"][0]).numpy())
     done = run("xmodal.retrieve", "--model", tiny_model, "--index", tiny_data, "--image", str(query), "--k", "3",
-               "--save-index", str(tmp_path / "index"), "--out", str(tmp_path / "grid.png"))
+               "--out", str(tmp_path / "grid.png"))
     assert done.returncode == 0, done.stderr[-2000:]
     ranks = [line.split() for line in done.stdout.splitlines() if line.strip()[:1].isdigit()]
     assert [r[0] for r in ranks] == ["1", "2", "3"]
@@ -104,7 +104,7 @@ def test_retrieve_prints_k_shapes_and_reuses_a_saved_index(tiny_model, tiny_data
     assert grid.shape[1] == 4 * tile + 8 and strip > 20
     for i in range(1, 4):  # each result: rank, id and distance in dark text
         assert (grid[:strip, 8 + i * tile:8 + (i + 1) * tile].min(axis=2) < 100).sum() > 40
-    again = run("xmodal.retrieve", "--model", tiny_model, "--index", str(tmp_path / "index.npz"), "--image", str(query), "--k", "3")
+    again = run("xmodal.retrieve", "--index", tiny_index, "--image", str(query), "--k", "3")  # the index's export
     assert again.returncode == 0 and [line.split()[1] for line in again.stdout.splitlines() if line.strip()[:1].isdigit()] == [r[1] for r in ranks]
 
 

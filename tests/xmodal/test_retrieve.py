@@ -77,3 +77,15 @@ def test_sixteen_bit_query_is_drawn_grey_not_white(tiny_model, tiny_data, tmp_pa
     assert done.returncode == 0, done.stderr[-2000:]
     drawn = np.asarray(Image.open(tmp_path / "grid.png").convert("RGB"))
     assert abs(int(drawn[40, 40, 0]) - 117) <= 1  # the query tile, first on the left
+
+
+def test_retrieve_through_an_index_by_mesh_and_refuses_another_export(tiny_index, tiny_meshes, other_model, tmp_path):
+    mesh = sorted((p for p in __import__("pathlib").Path(tiny_meshes).glob("car-*/model.obj")))[2]
+    found = subprocess.run([sys.executable, "-m", "xmodal.retrieve", "--index", tiny_index, "--mesh", str(mesh),
+                            "--k", "2"], capture_output=True, text=True, timeout=300)
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert found.stdout.splitlines()[1].split()[:2] == ["1", mesh.parent.name]
+    refused = subprocess.run([sys.executable, "-m", "xmodal.retrieve", "--index", tiny_index, "--model", other_model,
+                              "--mesh", str(mesh)], capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "was made by the export" in refused.stderr.strip().splitlines()[-1]

@@ -50,6 +50,11 @@ class Catalogue:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
+    @property
+    def tag(self) -> str:
+        """A short name of this state of the index (changes when it is rebuilt or grown): for caches."""
+        return self.description.get("files", {}).get("entries", {}).get("sha256", "")[:12] or "memory"
+
     def nearest(self, queries: np.ndarray, k: int, category: str | None = None) -> list[list[Hit]]:
         """The k shapes nearest to each query embedding (Q, D), nearest first; only those of `category` if given."""
         if category is not None and category not in self.by_category:

@@ -69,12 +69,24 @@ def decoded(serialized: bytes, voxel_res: int) -> Decoded:
                    voxels, feature["images"].bytes_list.value[0])
 
 
-def embedded(embedder: Embedder, records: list[Decoded], split: str) -> Entries:
-    """Entries of decoded records: their voxels embedded by the export, their thumbnails drawn."""
-    vectors = embedder.voxels(np.stack([r.voxels for r in records])) if records else np.zeros((0, 128), np.float32)
+def voxel_embeddings(embedder: Embedder, records: list[Decoded]) -> np.ndarray:
+    """(N, 128) float32: the records' voxels embedded by the export's `embed_voxels` signature."""
+    if not records:
+        return np.zeros((0, 128), np.float32)
+    grids = np.stack([r.voxels for r in records])  # (N, R, R, R) uint8
+    return embedder.voxels(grids).astype(np.float32)
+
+
+def entries_of(records: list[Decoded], vectors: np.ndarray, split: str) -> Entries:
+    """Entries of decoded records of one split and their embeddings (N, D): their thumbnails drawn."""
     return Entries(np.array([r.object_id for r in records], str), np.array([r.category for r in records], str),
                    np.array([split] * len(records), str), vectors.astype(np.float32),
                    [render_thumbnail(r.render) for r in records], [png(voxel_picture(r.voxels)) for r in records])
+
+
+def embedded(embedder: Embedder, records: list[Decoded], split: str) -> Entries:
+    """Entries of decoded records: their voxels embedded by the export, their thumbnails drawn."""
+    return entries_of(records, voxel_embeddings(embedder, records), split)
 
 
 def dataset_splits(data: str, splits: tuple[str, ...] = ()) -> list[str]:

@@ -2,7 +2,7 @@
 
 The voxel picture needs no OpenGL context, so it can be drawn in the process that runs TensorFlow
 (the index builder, a Beam worker): an orthographic view from azimuth 45 degrees, elevation 30,
-each surface voxel a shaded square, the nearest one kept per pixel.
+each surface voxel a shaded square, the nearest one kept per pixel, the drawing fitted to the picture.
 """
 import io
 
@@ -12,9 +12,10 @@ from scipy.ndimage import binary_erosion, gaussian_filter
 
 from xmodal.query_image import eight_bit_rgb
 
-SIZE = 96  # pixels per side of each thumbnail
+SIZE = 128  # pixels per side of each thumbnail
 VOXEL_COLOR = np.array([140, 158, 199], np.float32)  # the colour of voxel pictures (as the inspect grid's)
 LIGHT = np.array([0.4, 0.8, 0.45])  # direction towards the light, in the view's frame
+MARGIN = 0.06  # share of the picture left white on each side of the voxels
 
 
 def png(pixels: np.ndarray) -> bytes:
@@ -52,10 +53,12 @@ def voxel_picture(voxels: np.ndarray, size: int = SIZE) -> np.ndarray:
     normals = normals @ rotation.T
     normals /= np.linalg.norm(normals, axis=1, keepdims=True) + 1e-6
     shade = 0.45 + 0.55 * np.clip(normals @ (LIGHT / np.linalg.norm(LIGHT)), 0, 1)  # (Q,)
-    points = ((surface + 0.5) / res - 0.5) @ rotation.T  # (Q, 3) in the view's frame, within radius sqrt(3)/2
-    scale = size / np.sqrt(3.0)
-    column = np.floor((points[:, 0] * scale) + size / 2).astype(int)
-    row = np.floor(size / 2 - points[:, 1] * scale).astype(int)
+    points = ((surface + 0.5) / res - 0.5) @ rotation.T  # (Q, 3) in the view's frame
+    lo, hi = points[:, :2].min(axis=0) - 0.5 / res, points[:, :2].max(axis=0) + 0.5 / res
+    scale = size * (1 - 2 * MARGIN) / max(hi - lo)  # pixels per unit: the drawing fills the picture
+    centre = (lo + hi) / 2
+    column = np.floor((points[:, 0] - centre[0]) * scale + size / 2).astype(int)
+    row = np.floor(size / 2 - (points[:, 1] - centre[1]) * scale).astype(int)
     splat = max(1, int(np.ceil(scale / res)))
     offsets = np.stack(np.meshgrid(np.arange(splat), np.arange(splat)), -1).reshape(-1, 2)  # (P, 2)
     rows = (row[:, None] + offsets[None, :, 0]).ravel()  # (Q * P,)

@@ -12,8 +12,8 @@ from xmodal.server.service import Service
 WEB = resources.files("xmodal") / "web"  # the page's static files, shipped with the package
 
 
-def create_app(state: Service, max_body: int) -> FastAPI:
-    """The application serving `state`; request bodies over `max_body` bytes are refused with 413."""
+def create_app(state: Service) -> FastAPI:
+    """The application serving `state`; request bodies over its `max_body` bytes are refused with 413."""
     app = FastAPI(title="xmodal", summary="Search a catalogue of 3D shapes with a picture or a mesh",
                   version=str(state.searcher.catalogue.export["version"]))
     app.state.service = state
@@ -26,5 +26,5 @@ def create_app(state: Service, max_body: int) -> FastAPI:
         return FileResponse(str(WEB / "index.html"))
 
     add_error_handlers(app)
-    app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(BodyLimit, limit=state.max_body)
     return app

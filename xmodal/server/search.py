@@ -1,6 +1,7 @@
 """Routes of the search API: POST /search, thumbnails, GET /healthz, GET /metadata."""
 import base64
 import binascii
+import time
 from pathlib import PurePath
 from typing import Annotated
 
@@ -47,14 +48,15 @@ class SearchResponse(BaseModel):
     query: str = Field(description="image or mesh")
     k: int
     category: str | None
+    took_ms: float = Field(description="time the server spent: decoding, embedding and searching")
     results: list[Result]
 
 
-def results(hits: list[Hit]) -> list[Result]:
-    """Hits as response rows with their thumbnail URLs."""
+def results(hits: list[Hit], tag: str) -> list[Result]:
+    """Hits as response rows with their thumbnail URLs (which name the index's state, so caches never mix two)."""
     return [Result(rank=rank, id=hit.object_id, category=hit.category, distance=hit.distance,
-                   thumbnail=f"/thumbnails/{hit.position}/render.png",
-                   voxel_thumbnail=f"/thumbnails/{hit.position}/voxels.png") for rank, hit in enumerate(hits, 1)]
+                   thumbnail=f"/thumbnails/{hit.position}/render.png?v={tag}",
+                   voxel_thumbnail=f"/thumbnails/{hit.position}/voxels.png?v={tag}") for rank, hit in enumerate(hits, 1)]
 
 
 def decoded_base64(text: str, what: str) -> bytes:
@@ -107,13 +109,13 @@ async def search(request: Request, state: Annotated[Service, Depends(service)]) 
         raise RequestValidationError(error.errors()) from None
     if not data:
         raise UserError("the query file is empty")
-    searcher = state.searcher
+    searcher, began = state.searcher, time.perf_counter()
     if suffix:
         hits = await run_in_threadpool(searcher.mesh, data, suffix, params.k, params.category)
     else:
         hits = (await run_in_threadpool(searcher.pictures, [data], params.k, params.category))[0]
     return SearchResponse(query="mesh" if suffix else "image", k=params.k, category=params.category,
-                          results=results(hits))
+                          took_ms=1e3 * (time.perf_counter() - began), results=results(hits, searcher.catalogue.tag))
 
 
 @router.get("/thumbnails/{position}/{name}", summary="A thumbnail of a shape of the index")

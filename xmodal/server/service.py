@@ -16,6 +16,7 @@ class Service:
     searcher: Searcher
     index: str  # the index folder's path
     model_name: str  # the name in TensorFlow Serving's paths, /v1/models/<name>
+    max_body: int  # bytes: larger requests are answered 413
 
     def metadata(self) -> dict:
         """The export, the index and the limits a client needs."""
@@ -27,7 +28,7 @@ class Service:
                 "index": {"path": self.index, "kind": catalogue.kind.name, "parameters": catalogue.kind.describe(),
                           "size": len(catalogue), "dim": int(catalogue.index.d),
                           "categories": {name: len(rows) for name, rows in sorted(catalogue.by_category.items())}},
-                "limits": {"max_k": MAX_K, "mesh_formats": list(MESH_SUFFIXES)}}
+                "limits": {"max_k": MAX_K, "max_body_bytes": self.max_body, "mesh_formats": list(MESH_SUFFIXES)}}
 
 
 def service(request: Request) -> Service:

@@ -44,7 +44,7 @@ def test_thumbnails_are_pictures_of_each_object(tiny_index):
     for position in (0, len(catalogue) - 1):
         for which in ("render", "voxels"):
             with Image.open(__import__("io").BytesIO(catalogue.thumbnail(position, which))) as picture:
-                assert picture.format == "PNG" and picture.size == (96, 96)
+                assert picture.format == "PNG" and picture.size == (128, 128)
                 assert np.asarray(picture.convert("L")).min() < 200  # something is drawn on the white
 
 

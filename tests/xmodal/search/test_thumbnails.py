@@ -19,14 +19,18 @@ def test_a_tall_column_is_drawn_taller_than_wide_and_shaded():
     assert picture.shape == (SIZE, SIZE, 3)
     assert rows.max() - rows.min() > 3 * (columns.max() - columns.min())
     assert abs((columns.min() + columns.max()) / 2 - SIZE / 2) < 3  # centred
+    assert rows.min() >= 0.05 * SIZE and rows.max() - rows.min() > 0.8 * SIZE  # fitted to the picture
     assert len(np.unique(picture[rows, columns].sum(-1))) > 1  # faces towards the light are brighter
 
 
-def test_a_higher_voxel_is_drawn_higher():
-    low, high = np.zeros((16, 16, 16), bool), np.zeros((16, 16, 16), bool)
-    low[7:9, 2:4, 7:9] = high[7:9, 12:14, 7:9] = True
-    top = [np.nonzero((voxel_picture(g) != 255).any(-1))[0].mean() for g in (low, high)]
-    assert top[1] < top[0]  # rows grow downwards
+def test_the_upper_of_two_blocks_is_drawn_above():
+    grid = np.zeros((16, 16, 16), bool)
+    grid[2:6, 12:14, 7:9] = True  # high, on the left (x small)
+    grid[10:14, 2:4, 7:9] = True  # low, on the right
+    picture = voxel_picture(grid)
+    drawn = (picture != 255).any(-1)
+    left, right = drawn[:, :SIZE // 2], drawn[:, SIZE // 2:]
+    assert np.nonzero(left)[0].mean() < np.nonzero(right)[0].mean()  # rows grow downwards
 
 
 def test_render_is_put_on_white_and_resized():
