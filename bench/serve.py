@@ -1,6 +1,6 @@
 """`xmodal.serve` under load on 127.0.0.1: requests/s and latency of concurrent clients, and malformed requests.
 
-Starts `python -m xmodal.serve --port 0` over an index (default: the `make serve` index of the demo
+Starts `python -m xmodal.serve --port 0 --max-body-mb 2` over an index (default: the `make serve` index of the demo
 cars; built with `--builtin` into a temporary folder when missing), then for each number of
 concurrent clients (threads, one keep-alive connection each) sends picture searches for a bounded
 time: requests/s, p50/p99 latency, errors. The peer, in the same run: the same searches in one
@@ -120,8 +120,8 @@ def load(url: str, requests: list[tuple[str, bytes, dict]], clients: int, second
 def started(index: str) -> tuple[subprocess.Popen, str, float]:
     """The server process, its URL and how long it took to listen."""
     began = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "xmodal.serve", "--index", index, "--port", "0",
-                                "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "xmodal.serve", "--index", index, "--port", "0", "--max-body-mb",
+                                "2", "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in process.stdout:
         if LISTENING in line:
             threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()

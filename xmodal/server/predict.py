@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from tfrecords_tools.errors import UserError
 from xmodal.query_image import read_picture
 from xmodal.server.errors import error
-from xmodal.server.service import Service, service
+from xmodal.server.service import Service, json_object, service
 
 router = APIRouter()
 DEFAULT_SIGNATURE = "serving_default"
@@ -112,13 +112,7 @@ async def answer(request: Request, state: Service, name: str, version: str | Non
     refused = checked_target(state, name, version, verb)
     if refused:
         return refused
-    try:
-        body = await request.json()
-    except ValueError:
-        raise UserError("the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise UserError("the body must be a JSON object")
-    return JSONResponse(await run_in_threadpool(predicted, state, body))
+    return JSONResponse(await run_in_threadpool(predicted, state, await json_object(request)))
 
 
 @router.post("/v1/models/{target}", summary="TensorFlow Serving's predict: /v1/models/<name>:predict")

@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.meshes import MESH_SUFFIXES
 from xmodal.search.catalogue import THUMBNAILS, Hit
-from xmodal.server.service import MAX_K, Service, service
+from xmodal.server.service import MAX_K, Service, json_object, service
 
 router = APIRouter()
 
@@ -80,13 +80,7 @@ async def parsed(request: Request) -> tuple[SearchRequest, bytes, str]:
         params = SearchRequest.model_validate({**dict(request.query_params), **fields})
         return params, await upload.read(), suffix if suffix in MESH_SUFFIXES else ""
     if kind.startswith("application/json"):
-        try:
-            body = await request.json()
-        except ValueError:
-            raise UserError("the body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise UserError("the JSON body must be an object with 'image' or 'mesh'")
-        params = SearchRequest.model_validate({**dict(request.query_params), **body})
+        params = SearchRequest.model_validate({**dict(request.query_params), **await json_object(request)})
         if (params.image is None) == (params.mesh is None):
             raise UserError("give exactly one of 'image' and 'mesh'")
         if params.mesh is not None:

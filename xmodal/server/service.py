@@ -3,6 +3,7 @@ import dataclasses
 
 from fastapi import Request
 
+from tfrecords_tools.errors import UserError
 from tfrecords_tools.meshes import MESH_SUFFIXES
 from xmodal.search.queries import Searcher
 
@@ -34,3 +35,14 @@ class Service:
 def service(request: Request) -> Service:
     """The running server's state, as a FastAPI dependency."""
     return request.app.state.service
+
+
+async def json_object(request: Request) -> dict:
+    """The request's JSON body, which must be an object; a UserError otherwise."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise UserError("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise UserError("the body must be a JSON object")
+    return body

@@ -95,7 +95,7 @@ def test_bad_uploads_are_one_line_4xx(server, filename, data, status, words):
 
 @pytest.mark.parametrize("body, headers, status, words", [
     (b"{not json", {"Content-Type": "application/json"}, 400, "not valid JSON"),
-    (b"[1, 2]", {"Content-Type": "application/json"}, 400, "must be an object"),
+    (b"[1, 2]", {"Content-Type": "application/json"}, 400, "must be a JSON object"),
     (b'{"image": "!!!"}', {"Content-Type": "application/json"}, 400, "not valid base64"),
     (b'{"picture": "aGk="}', {"Content-Type": "application/json"}, 422, "picture: Extra inputs are not permitted"),
     (b'{"image": "aGk=", "k": 0}', {"Content-Type": "application/json"}, 422, "k: Input should be greater than"),
