@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.meshes import MESH_SUFFIXES, BadMesh, load_mesh
 from tfrecords_tools.open_surfaces import mesh_voxels
@@ -17,6 +19,8 @@ from xmodal.search.catalogue import Catalogue, Hit, in_memory
 from xmodal.search.entries import dataset_entries, joined
 from xmodal.search.folder import INDEX, open_index
 from xmodal.search.provenance import check_same_export, export_identity
+
+MAX_SIDE = 1024  # query pictures are reduced to this many pixels on their longer side before embedding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,9 +62,12 @@ def open_searcher(index: str, model: str = "") -> Searcher:
 
 
 def query_picture(data: bytes, name: str = "the query") -> bytes:
-    """A picture file as 8-bit RGB PNG bytes (transparency on white); a UserError when it is not a readable picture
-    or is over PIL's pixel limit (a decompression bomb)."""
-    return png_bytes(read_picture(data, name))
+    """A picture file as 8-bit RGB PNG bytes (transparency on white), at most MAX_SIDE pixels a side; a UserError
+    when it is not a readable picture or is over PIL's pixel limit (a decompression bomb)."""
+    picture = read_picture(data, name)
+    if max(picture.size) > MAX_SIDE:  # the encoders see 64-128 pixels: a photo's full size only costs time
+        picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    return png_bytes(picture)
 
 
 def mesh_file_voxels(data: bytes, suffix: str, res: int) -> np.ndarray:

@@ -184,3 +184,13 @@ def test_model_status_and_page(server):
 def test_the_server_logged_no_traceback(server):
     request(f"{server.url}/healthz")
     assert not any("Traceback" in line for line in server.log), "".join(server.log)[-3000:]
+
+
+def test_a_large_photo_is_searched_at_a_reduced_size(server, renders, tiny_model):
+    small = Image.open(__import__("io").BytesIO(renders[0][1])).convert("RGB")
+    large = png(np.asarray(small.resize((3000, 3000), Image.Resampling.NEAREST)))
+    status, answer = upload(f"{server.url}/search", "large.png", large, k="3")
+    reduced = png(np.asarray(small.resize((3000, 3000), Image.Resampling.NEAREST).resize(
+        (1024, 1024), Image.Resampling.LANCZOS)))
+    status_reduced, expected = upload(f"{server.url}/search", "reduced.png", reduced, k="3")
+    assert status == status_reduced == 200 and timeless((status, answer)) == timeless((status_reduced, expected))
