@@ -1,20 +1,16 @@
 """The page at `/` in a real headless Chromium (Selenium) over a real server: the footer and the categories from
 /metadata, a picture and a mesh searched through the file input, k changed, an API error shown plainly, and no
-request outside the server's origin.
-
-With XMODAL_SCREENSHOT set, the page with results is also saved to docs/img/page.png (always to tmp_path)."""
+request outside the server's origin."""
 import json
-import os
 import shutil
-import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 from PIL import Image
 
+from tests.xmodal.server.http import upload as post_file
 from tfrecords_tools.read import dataset
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -30,7 +26,6 @@ from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 WAIT = 60  # seconds: generous, the machine may be busy
-README_SHOT = Path(__file__).resolve().parents[3] / "docs" / "img" / "page.png"
 CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
                 "--hide-scrollbars")
@@ -72,19 +67,7 @@ def mesh_file(tiny_meshes) -> Path:
 
 def api_search(url: str, path: Path, **fields: str) -> tuple[int, dict]:
     """(status, JSON answer) of POST /search of this file as multipart/form-data, over plain HTTP."""
-    boundary = uuid.uuid4().hex
-    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-                    for name, value in fields.items())
-    body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
-             "Content-Type: application/octet-stream\r\n\r\n").encode() + path.read_bytes() + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
-    call = urllib.request.Request(f"{url}/search", data=body,
-                                  headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    try:
-        with urllib.request.urlopen(call, timeout=WAIT) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return post_file(f"{url}/search", path.name, path.read_bytes(), **fields)
 
 
 def open_page(driver: WebDriver, url: str) -> None:
@@ -173,10 +156,7 @@ def test_a_picture_finds_what_the_api_finds_and_k_reruns_it(browser, server, ren
         assert sources == {result["thumbnail"], result["voxel_thumbnail"]}
         assert all(image["width"] > 0 for image in card["images"]), card  # every thumbnail really loaded
         assert any(card["id"] in image["alt"] for image in card["images"])
-    browser.save_screenshot(str(tmp_path / "page.png"))
-    if os.environ.get("XMODAL_SCREENSHOT"):
-        README_SHOT.parent.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(README_SHOT))
+    browser.save_screenshot(str(tmp_path / "page.png"))  # what a user sees, to look at when the test fails
 
     before = searches(browser)  # a new k re-runs the search for the same picture
     k = browser.find_element(By.ID, "k")
