@@ -34,14 +34,16 @@ class ServeConfig:
     log_level: str = "info"
 
 
-def check_address(host: str, port: int) -> None:
-    """A UserError when host:port cannot be listened on (taken, or not an address of this machine)."""
+def reserved(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, held while the server loads so that a second server fails at once; a UserError
+    when the address is taken or not one of this machine's."""
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
+        probe.bind((host, port))
     except OSError as error:
+        probe.close()
         raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return probe
 
 
 def announcing_server(config: object, announce: Callable[[str], None]) -> object:
@@ -60,7 +62,7 @@ def announcing_server(config: object, announce: Callable[[str], None]) -> object
 
 def serve(cfg: ServeConfig) -> None:
     """Load the index and its export, then serve until interrupted."""
-    check_address(cfg.host, cfg.port)  # before the slow loading: a taken port fails at once
+    reservation = reserved(cfg.host, cfg.port)  # before the slow loading: a taken port fails at once
     import uvicorn  # noqa: PLC0415
 
     from xmodal.search.queries import open_searcher  # noqa: PLC0415
@@ -80,6 +82,7 @@ def serve(cfg: ServeConfig) -> None:
         print(f"listening on {url} (page at {url}/, API at {url}/docs); Ctrl-C stops", flush=True)
 
     config = uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level, timeout_graceful_shutdown=5)
+    reservation.close()  # uvicorn binds the address itself (its own sockets get TCP_NODELAY)
     announcing_server(config, announce).run()
 
 
