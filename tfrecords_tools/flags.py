@@ -1,7 +1,14 @@
-"""argparse `type=` checks for numeric flags: a bad value is one `error:` line from the parser, exit status 2."""
+"""Checks of flags: numeric `type=`s (a bad value is one `error:` line from the parser, exit status 2) and output
+paths (checked before any work)."""
 import argparse
 import math
+import os
+from pathlib import Path
 from typing import Callable
+
+from PIL import Image
+
+from tfrecords_tools.errors import UserError
 
 
 def number(text: str, kind: type) -> int | float:
@@ -35,3 +42,20 @@ non_negative_float = bounded(float, lambda v: v >= 0, "must be at least 0")
 fraction = bounded(float, lambda v: 0 <= v < 1, "must be at least 0 and less than 1")
 unit_interval = bounded(float, lambda v: 0 <= v <= 1, "must be from 0 to 1")  # a probability
 crop_fraction = bounded(float, lambda v: 0 < v <= 1, "must be greater than 0 and at most 1")  # a share of a side
+
+
+def picture_output(path: str, flag: str) -> Path:
+    """The path of a picture to write for `flag`: a file name PIL writes, its folder made if missing and writable;
+    a UserError otherwise (checked before any work)."""
+    out = Path(path)
+    if out.is_dir():
+        raise UserError(f"{flag} {path} is a folder: name a picture file, e.g. {Path(path) / 'grid.png'}")
+    if out.suffix.lower() not in Image.registered_extensions():
+        raise UserError(f"{flag} {path}: name a picture file ending in .png or .jpg")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"{flag} {path}: cannot create its folder: {error.strerror}") from None
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: its folder is not writable")
+    return out

@@ -26,10 +26,11 @@ TYPE_NAMES = {int: "an integer", str: "a string", dict: "an object", list: "a li
 READ_ERROR = re.compile(r"\w+ record at \d+")  # "corrupted record at 49030": TensorFlow names the byte offset
 
 
-def key_problem(where: str, entry: object, keys: dict) -> str | None:
-    """The first key of `keys` missing from `entry` (found at `where`, "" at the top) or of another type, or None."""
+def key_problem(where: str, entry: object, keys: dict, document: str = "the manifest") -> str | None:
+    """The first key of `keys` missing from `entry` (found at `where`, "" at the top of `document`) or of another
+    type, or None."""
     if not isinstance(entry, dict):
-        return f"{where or 'the manifest'} must be a JSON object, not {type(entry).__name__}"
+        return f"{where or document} must be a JSON object, not {type(entry).__name__}"
     for key, kind in keys.items():
         name = f"{where}.{key}" if where else key
         if key not in entry:

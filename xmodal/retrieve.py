@@ -8,7 +8,7 @@ from PIL import Image
 from tfrecords_tools.atomic import atomic_file
 from tfrecords_tools.captions import captioned
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
-from tfrecords_tools.flags import positive_int
+from tfrecords_tools.flags import picture_output, positive_int
 from xmodal.query_image import png_bytes, read_query
 from xmodal.search.catalogue import Catalogue, Hit
 from xmodal.search.queries import open_searcher
@@ -27,8 +27,11 @@ def draw(query: bytes, hits: list[Hit], catalogue: Catalogue, out: str) -> None:
     grid = Image.new("RGB", (TILE * len(tiles) + 8, tiles[0].height), "white")
     for i, tile in enumerate(tiles):
         grid.paste(tile, (i * TILE + (8 if i else 0), 0))
-    with atomic_file(out) as tmp:
-        grid.save(tmp)
+    try:
+        with atomic_file(out) as tmp:
+            grid.save(tmp)
+    except OSError as error:
+        raise UserError(f"--out {out}: cannot write it: {error.strerror or error}") from None
 
 
 def main() -> None:
@@ -52,6 +55,10 @@ def main() -> None:
     picture = png_bytes(read_query(args.image)) if args.image else None  # 8-bit RGB, transparency on white
     if args.mesh and not Path(args.mesh).is_file():
         raise UserError(f"{args.mesh}: no such mesh file")
+    if args.out and args.mesh:
+        raise UserError("--out draws picture queries: leave it out with --mesh")
+    if args.out:
+        picture_output(args.out, "--out")
     searcher = open_searcher(args.index, args.model)
     if picture is not None:
         hits = searcher.pictures([picture], args.k, args.category)[0]

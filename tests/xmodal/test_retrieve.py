@@ -89,3 +89,22 @@ def test_retrieve_through_an_index_by_mesh_and_refuses_another_export(tiny_index
                               "--mesh", str(mesh)], capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "was made by the export" in refused.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("out, words", [
+    ("{tmp}", "is a folder"),
+    ("{tmp}/grid", "name a picture file"),
+    ("{tmp}/grid.txt", "name a picture file"),
+])
+def test_a_bad_out_is_one_line_before_any_work(out, words, tiny_index, tmp_path):
+    query = write(tmp_path, "q.png", png(np.full((16, 16, 3), 90, np.uint8)))
+    done = subprocess.run([sys.executable, "-m", "xmodal.retrieve", "--index", tiny_index, "--image", query,
+                           "--out", out.format(tmp=tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and words in done.stderr.strip().splitlines()[-1]
+
+
+def test_out_in_a_missing_folder_is_made(tiny_index, tmp_path):
+    query = write(tmp_path, "q.png", png(np.full((16, 16, 3), 90, np.uint8)))
+    done = subprocess.run([sys.executable, "-m", "xmodal.retrieve", "--index", tiny_index, "--image", query,
+                           "--out", str(tmp_path / "new" / "grid.png")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and (tmp_path / "new" / "grid.png").is_file()

@@ -12,8 +12,8 @@ import numpy as np
 
 EXACT_BELOW = 50_000  # vectors: below, exact search is fast enough (bench/index.py) and needs no parameters
 HNSW_M = 32  # neighbours per node
-HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 96  # recall@10 >= 0.95 at a million clustered vectors (bench/index.py)
+HNSW_EF_CONSTRUCTION = 400
+HNSW_EF_SEARCH = 1536  # provisional
 KINDS = ("exact", "hnsw")
 
 

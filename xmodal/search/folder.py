@@ -24,17 +24,21 @@ from tfrecords_tools.errors import UserError
 from tfrecords_tools.lock import LOCK, output_lock
 from tfrecords_tools.manifest import write_json_atomic
 from tfrecords_tools.shards import sha256
-from xmodal.search.backends import Kind, all_vectors, chosen_kind, filled_index
+from tfrecords_tools.validate import key_problem
+from xmodal.search.backends import KINDS, Kind, all_vectors, chosen_kind, filled_index
 from xmodal.search.catalogue import Catalogue, Packs
 from xmodal.search.entries import Entries, joined
-from xmodal.search.provenance import check_same_export
+from xmodal.search.provenance import check_same_export, identity_problem
 
 INDEX = "index.json"
 FORMAT = 1
 OURS = re.compile(r"(vectors-\d+\.faiss|entries-\d+\.npz|thumbnails-\d+\.bin|index\.json|"
                   r"\.[\w-]+\.tmp-\d+\.(faiss|npz|bin|json))")  # what writers make (atomic.temporary_name too)
-DESCRIPTION_KEYS = ("format", "kind", "requested_kind", "dim", "count", "generation", "export", "sources", "files",
-                    "categories")
+DESCRIPTION_KEYS = {"format": int, "kind": dict, "requested_kind": str, "dim": int, "count": int, "generation": int,
+                    "export": dict, "sources": list, "files": dict, "categories": dict}
+KIND_KEYS = {"name": str, "m": int, "ef_construction": int, "ef_search": int}
+FILES_KEYS = {"vectors": dict, "entries": dict, "thumbnails": list}
+FILE_KEYS = {"file": str, "bytes": int, "sha256": str}
 ROWS = ("object_ids", "categories", "splits", "pack", "offsets", "lengths")  # the arrays of entries-<g>.npz
 
 
@@ -43,8 +47,35 @@ def file_entry(folder: Path, name: str) -> dict:
     return {"file": name, "bytes": (folder / name).stat().st_size, "sha256": sha256(folder / name)}
 
 
+def description_problem(description: object) -> str | None:
+    """What makes an index.json other than what xmodal.index writes, or None."""
+    problem = key_problem("", description, DESCRIPTION_KEYS, INDEX)
+    if problem:
+        return problem
+    if description["format"] != FORMAT:
+        return f"index format {description['format']}; this code reads format {FORMAT}"
+    problem = (key_problem("kind", description["kind"], KIND_KEYS) or key_problem("files", description["files"], FILES_KEYS)
+               or identity_problem("export", description["export"]))
+    if problem:
+        return problem
+    if description["kind"]["name"] not in KINDS or description["requested_kind"] not in ("auto", *KINDS):
+        return f"unknown index kind {description['kind']['name']!r} (requested {description['requested_kind']!r})"
+    files = description["files"]
+    for where, entry in [("files.vectors", files["vectors"]), ("files.entries", files["entries"]),
+                         *((f"files.thumbnails[{i}]", t) for i, t in enumerate(files["thumbnails"]))]:
+        problem = key_problem(where, entry, FILE_KEYS) or (None if OURS.fullmatch(entry["file"]) else
+                                                         f"{where}.file {entry['file']!r} is not a file of an index")
+        if problem:
+            return problem
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in description["categories"].values()):
+        return "categories must map names to counts"
+    if not all(isinstance(source, dict) for source in description["sources"]):
+        return "sources must be a list of objects"
+    return None
+
+
 def read_description(folder: Path) -> dict:
-    """index.json of an index folder; a UserError when there is none or it is not ours."""
+    """index.json of an index folder; a UserError when there is none or it is not what xmodal.index writes."""
     path = folder / INDEX
     if not path.is_file():
         raise UserError(f"{folder} holds no {INDEX}: not an index (make one with `python -m xmodal.index build`)")
@@ -52,11 +83,9 @@ def read_description(folder: Path) -> dict:
         description = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise UserError(f"{path}: unreadable: {error}") from None
-    missing = [k for k in DESCRIPTION_KEYS if not isinstance(description, dict) or k not in description]
-    if missing:
-        raise UserError(f"{path}: not an index description written by xmodal.index (no {missing[0]})")
-    if description["format"] != FORMAT:
-        raise UserError(f"{path}: index format {description['format']}; this code reads format {FORMAT}")
+    problem = description_problem(description)
+    if problem:
+        raise UserError(f"{path}: not an index description written by xmodal.index: {problem}")
     return description
 
 
@@ -85,10 +114,8 @@ def read_rows(folder: Path, description: dict) -> dict:
         raise UserError(f"{folder}: unreadable index entries: {error}") from None
 
 
-def open_index(path: str) -> Catalogue:
-    """The catalogue of an index folder, its files checked against their checksums."""
-    folder = Path(path)
-    description = read_description(folder)
+def loaded(folder: Path, description: dict) -> Catalogue:
+    """The catalogue the description names, its files checked against their checksums."""
     checked_files(folder, description)
     try:
         index = faiss.read_index(str(folder / description["files"]["vectors"]["file"]))
@@ -97,8 +124,24 @@ def open_index(path: str) -> Catalogue:
     rows = read_rows(folder, description)
     packs = Packs([folder / t["file"] for t in description["files"]["thumbnails"]], rows["pack"], rows["offsets"],
                   rows["lengths"])
-    return Catalogue(Kind(**description["kind"]), index, rows["object_ids"], rows["categories"], rows["splits"],
-                     description["export"], packs.read, description)
+    return Catalogue(Kind(**{key: description["kind"][key] for key in KIND_KEYS}), index, rows["object_ids"],
+                     rows["categories"], rows["splits"], description["export"], packs.read, description)
+
+
+def open_index(path: str, attempts: int = 3) -> Catalogue:
+    """The catalogue of an index folder. A writer that commits while it is read removes the files of the state
+    being read: then the new state is read (a damaged file stays an error)."""
+    folder = Path(path)
+    description = read_description(folder)
+    for _ in range(attempts - 1):
+        try:
+            return loaded(folder, description)
+        except UserError:
+            again = read_description(folder)
+            if again == description:
+                raise
+            description = again
+    return loaded(folder, description)
 
 
 def foreign_files(folder: Path) -> list[str]:
@@ -179,6 +222,8 @@ def write_index(path: str, export: dict, batches: Iterable[Entries], source: dic
     folder = Path(path)
     if adding:
         read_description(folder)  # before the lock, which would create the folder
+    elif folder.is_dir():
+        check_new_folder(folder)  # before the lock, which would leave its file in a folder that is not ours
     with output_lock(folder):
         previous = open_index(path) if adding else None
         if previous is None:
@@ -196,7 +241,7 @@ def write_index(path: str, export: dict, batches: Iterable[Entries], source: dic
         if not len(added):
             (folder / names["thumbnails"]).unlink()
             if previous is None:
-                raise UserError(f"nothing to index: {source} holds no objects")
+                raise UserError(f"nothing to index: {source.get('data') or source.get('embeddings')} holds no objects")
             return {**previous.description, "added": 0, "skipped": skipped}
         kind, index = grown_index(previous, requested_kind, added.embeddings)
         with atomic_file(folder / names["vectors"]) as tmp:

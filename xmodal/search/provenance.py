@@ -9,9 +9,11 @@ from pathlib import Path
 
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.shards import sha256
+from tfrecords_tools.validate import key_problem
 from xmodal.versions import SAVED_MODEL, resolve_model
 
 TRAINING = "training.json"
+IDENTITY_KEYS = {"path": str, "sha256": str, "training": dict}  # and "version": an integer or null
 
 
 def export_identity(model: str) -> dict:
@@ -22,6 +24,14 @@ def export_identity(model: str) -> dict:
     training = folder / TRAINING
     return {"path": str(folder), "version": int(folder.name) if folder.name.isdigit() else None, "sha256": digest,
             "training": json.loads(training.read_text()) if training.is_file() else {}}
+
+
+def identity_problem(where: str, identity: object) -> str | None:
+    """What is wrong with a recorded export identity (found at `where`), or None."""
+    problem = key_problem(where, identity, IDENTITY_KEYS)
+    if problem is None and not (identity.get("version") is None or type(identity["version"]) is int):
+        problem = f"key {where}.version must be an integer or null, not {identity['version']!r}"
+    return problem
 
 
 def check_same_export(made_by: dict, model: dict, what: str) -> None:

@@ -50,15 +50,12 @@ def open_searcher(index: str, model: str = "") -> Searcher:
         embedder, identity = load_embedder(model), export_identity(model)
         return Searcher(embedder, in_memory(joined(list(dataset_entries(embedder, index))), identity, index))
     catalogue = open_index(index)
-    if model:
-        check_same_export(catalogue.export, export_identity(model), f"the index {index}")
-    if not Path(catalogue.export["path"]).is_dir():
+    if not model and not Path(catalogue.export["path"]).is_dir():
         raise UserError(f"the export {catalogue.export['path']} that made the index {index} is gone: pass --model "
                         "with a copy of it, or rebuild the index")
-    embedder = load_embedder(model or catalogue.export["path"])
-    if not model:
-        check_same_export(catalogue.export, export_identity(catalogue.export["path"]), f"the index {index}")
-    return Searcher(embedder, catalogue)
+    model = model or catalogue.export["path"]
+    check_same_export(catalogue.export, export_identity(model), f"the index {index}")
+    return Searcher(load_embedder(model), catalogue)
 
 
 def query_picture(data: bytes, name: str = "the query") -> bytes:

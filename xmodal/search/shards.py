@@ -13,11 +13,15 @@ import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.shards import sha256
+from tfrecords_tools.validate import key_problem
 from xmodal.search.entries import Entries, joined
+from xmodal.search.provenance import identity_problem
 
 DESCRIPTION = "embeddings.json"
 FEATURES = ("object_id", "category", "split", "embedding", "render", "voxel_picture")
 PREFIX = "embeddings"  # shard files are PREFIX-SSSSS-of-NNNNN.tfrecord
+DESCRIPTION_KEYS = {"export": dict, "shards": list}
+SHARD_KEYS = {"file": str, "objects": int, "sha256": str}
 
 
 def entry_example(entries: Entries, i: int) -> bytes:
@@ -61,6 +65,20 @@ def shard_entries(files: list[Path]) -> Iterator[Entries]:
         raise UserError(f"an embedding shard among {files[0].parent} is truncated or corrupted") from None
 
 
+def description_problem(description: object) -> str | None:
+    """What makes an embeddings.json other than what pipelines.embed writes, or None."""
+    problem = key_problem("", description, DESCRIPTION_KEYS, DESCRIPTION)
+    if problem:
+        return problem
+    for i, shard in enumerate(description["shards"]):
+        problem = key_problem(f"shards[{i}]", shard, SHARD_KEYS) or (
+            None if Path(shard["file"]).name == shard["file"] and shard["file"] not in ("", ".", "..")
+            else f"shards[{i}].file {shard['file']!r} must be a file name inside the folder")
+        if problem:
+            return problem
+    return identity_problem("export", description["export"])
+
+
 def read_embeddings(folder: str) -> tuple[dict, Iterator[Entries], int]:
     """(the export that made them, their entries a batch at a time, how many) of a folder of embedding shards,
     every shard checked against its checksum first."""
@@ -70,9 +88,12 @@ def read_embeddings(folder: str) -> tuple[dict, Iterator[Entries], int]:
         raise UserError(f"{folder} holds no {DESCRIPTION}: not embeddings written by `python -m pipelines.embed`")
     try:
         description = json.loads(path.read_text())
-        shards, export = description["shards"], description["export"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise UserError(f"{path}: not a description written by pipelines.embed ({error})") from None
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: unreadable: {error}") from None
+    problem = description_problem(description)
+    if problem:
+        raise UserError(f"{path}: not a description written by pipelines.embed: {problem}")
+    shards, export = description["shards"], description["export"]
     for shard in shards:
         file = root / shard["file"]
         if not file.is_file() or sha256(file) != shard["sha256"]:

@@ -21,7 +21,7 @@ def create_app(state: Service) -> FastAPI:
     app.include_router(predict.router)
     app.mount("/static", StaticFiles(directory=str(WEB)), name="static")
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(str(WEB / "index.html"))
 

@@ -1,7 +1,8 @@
 """Errors as one JSON line with a 4xx status, and a cap on request bodies.
 
-Our UserErrors are 400, validation errors 422, unknown routes 404; anything else is a 500 whose body
-says only "internal error" (the traceback goes to the server's log, never to the client).
+Our UserErrors are 400, validation errors 422, unknown routes 404, a client that left mid-request 400
+(logged at debug level only); anything else is a 500 whose body says only "internal error" (the
+traceback goes to the server's log, never to the client).
 """
 import json
 import logging
@@ -11,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tfrecords_tools.errors import UserError
@@ -43,6 +45,11 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return error(exc.status_code, exc.detail)
+
+    @app.exception_handler(ClientDisconnect)
+    async def gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        LOG.debug("client left during %s %s", request.method, request.url.path)
+        return error(400, "the client disconnected before the request ended")
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:

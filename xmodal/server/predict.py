@@ -6,6 +6,7 @@ binary values as {"b64": "..."}; errors {"error": "..."}. `GET /v1/models/<name>
 """
 import base64
 import binascii
+import io
 from typing import Annotated, Any
 
 import numpy as np
@@ -13,6 +14,7 @@ import tensorflow as tf
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from PIL import Image
 
 from tfrecords_tools.errors import UserError
 from xmodal.query_image import read_picture
@@ -22,6 +24,9 @@ from xmodal.server.service import Service, json_object, service
 router = APIRouter()
 DEFAULT_SIGNATURE = "serving_default"
 PICTURE_SIGNATURES = ("embed_png",)  # whose string inputs are picture files, checked with PIL before TensorFlow
+DECODABLE = ("JPEG", "PNG", "GIF", "BMP", "WEBP")  # the PIL formats tf.io.decode_image reads
+MAX_INSTANCES = 1024  # per request: a batch of small pictures costs memory by its count, not its bytes
+CHUNK = 32  # instances run through a signature at a time
 
 
 def value(item: Any, spec: tf.TensorSpec) -> Any:
@@ -69,24 +74,51 @@ def inputs_of(body: dict, signature: Any) -> tuple[str, tf.TensorSpec, list, boo
         items = items[name]
     if not isinstance(items, list):
         raise UserError("'instances' (or 'inputs') must be a list")
+    if len(items) > MAX_INSTANCES:
+        raise UserError(f"{len(items)} instances: at most {MAX_INSTANCES} per request")
     items = [i[name] if isinstance(i, dict) and set(i) == {name} else i for i in items]
     return name, spec, [value(i, spec) for i in items], rows
+
+
+def tensorflow_reason(failure: Exception) -> str:
+    """The line of a TensorFlow error that says what was wrong (not its graph context)."""
+    context = ("Graph execution error", "Detected at node", "<stack traces unavailable>", "[[")
+    lines = [line.strip() for line in str(getattr(failure, "message", failure)).splitlines()]
+    return next((line for line in lines if line and not line.startswith(context)), lines[0] if lines else "")
+
+
+def checked_pictures(values: list[bytes]) -> None:
+    """A UserError for the first value that is not a picture TensorFlow decodes (or is a decompression bomb)."""
+    for i, picture in enumerate(values):
+        read_picture(picture, f"instance {i}")  # broken files and decompression bombs stop here
+        with Image.open(io.BytesIO(picture)) as image:
+            if image.format not in DECODABLE:
+                raise UserError(f"instance {i}: {image.format} pictures are not decoded by the signature; send "
+                                f"one of {', '.join(DECODABLE)}")
+
+
+def outputs_of(signature: Any, input_name: str, spec: tf.TensorSpec, values: list) -> dict[str, np.ndarray]:
+    """The signature's outputs for all values, run CHUNK instances at a time."""
+    parts = []
+    for start in range(0, max(len(values), 1), CHUNK):
+        try:
+            out = signature(**{input_name: batch(values[start:start + CHUNK], spec, input_name)})
+        except (tf.errors.InvalidArgumentError, ValueError) as failure:
+            raise UserError(f"the signature refused the input: {tensorflow_reason(failure)}") from None
+        parts.append({k: v.numpy() for k, v in out.items()})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def predicted(state: Service, body: dict) -> dict:
     """The body's answer: the signature run on its inputs."""
     signatures = state.searcher.embedder.model.signatures
     name = body.get("signature_name", DEFAULT_SIGNATURE)
-    if name not in signatures:
+    if not isinstance(name, str) or name not in signatures:
         raise UserError(f"no signature {name!r}; the export has {', '.join(sorted(signatures))}")
     input_name, spec, values, rows = inputs_of(body, signatures[name])
     if name in PICTURE_SIGNATURES:
-        for i, picture in enumerate(values):
-            read_picture(picture, f"instance {i}")  # broken files and decompression bombs stop here
-    try:
-        outputs = {k: v.numpy() for k, v in signatures[name](**{input_name: batch(values, spec, input_name)}).items()}
-    except (tf.errors.InvalidArgumentError, ValueError) as failure:
-        raise UserError(f"signature {name!r} refused the input: {str(failure).strip().splitlines()[0]}") from None
+        checked_pictures(values)
+    outputs = outputs_of(signatures[name], input_name, spec, values)
     if rows:
         if len(outputs) == 1:
             return {"predictions": next(iter(outputs.values())).tolist()}

@@ -18,6 +18,7 @@ from xmodal.search.catalogue import THUMBNAILS, Hit
 from xmodal.server.service import MAX_K, Service, json_object, service
 
 router = APIRouter()
+QUERY_FIELDS = ("k", "category")  # the search's parameters that may come in the URL
 
 
 class SearchRequest(BaseModel):
@@ -67,20 +68,25 @@ def decoded_base64(text: str, what: str) -> bytes:
         raise UserError(f"{what} is not valid base64") from None
 
 
+def query_fields(request: Request) -> dict:
+    """`k` and `category` given in the URL (other URL parameters, a cache-buster say, are not ours to refuse)."""
+    return {key: value for key, value in request.query_params.items() if key in QUERY_FIELDS}
+
+
 async def parsed(request: Request) -> tuple[SearchRequest, bytes, str]:
     """(the search's parameters, the uploaded file's bytes, its suffix: '' for a picture) of a multipart or JSON body."""
-    kind = request.headers.get("content-type", "")
+    kind = request.headers.get("content-type", "").lower()
     if kind.startswith("multipart/form-data"):
         form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise UserError("a multipart search needs a file field named 'file'")
+        uploads = form.getlist("file")
+        if len(uploads) != 1 or not isinstance(uploads[0], UploadFile):
+            raise UserError("a multipart search needs one file, in a field named 'file'")
         fields = {key: value for key, value in form.items() if key != "file" and value != ""}
-        suffix = PurePath(upload.filename or "").suffix.lower()
-        params = SearchRequest.model_validate({**dict(request.query_params), **fields})
-        return params, await upload.read(), suffix if suffix in MESH_SUFFIXES else ""
+        suffix = PurePath(uploads[0].filename or "").suffix.lower()
+        params = SearchRequest.model_validate({**query_fields(request), **fields})
+        return params, await uploads[0].read(), suffix if suffix in MESH_SUFFIXES else ""
     if kind.startswith("application/json"):
-        params = SearchRequest.model_validate({**dict(request.query_params), **await json_object(request)})
+        params = SearchRequest.model_validate({**query_fields(request), **await json_object(request)})
         if (params.image is None) == (params.mesh is None):
             raise UserError("give exactly one of 'image' and 'mesh'")
         if params.mesh is not None:
@@ -112,7 +118,8 @@ async def search(request: Request, state: Annotated[Service, Depends(service)]) 
                           took_ms=1e3 * (time.perf_counter() - began), results=results(hits, searcher.catalogue.tag))
 
 
-@router.get("/thumbnails/{position}/{name}", summary="A thumbnail of a shape of the index")
+@router.api_route("/thumbnails/{position}/{name}", methods=["GET", "HEAD"],
+                  summary="A thumbnail of a shape of the index")
 def thumbnail(position: int, name: str, state: Annotated[Service, Depends(service)]) -> Response:
     """`render.png` or `voxels.png` of the shape at this position of the index."""
     which = name.removesuffix(".png")
@@ -122,13 +129,13 @@ def thumbnail(position: int, name: str, state: Annotated[Service, Depends(servic
                     headers={"cache-control": "public, max-age=3600"})
 
 
-@router.get("/healthz", summary="Whether the server is up")
+@router.api_route("/healthz", methods=["GET", "HEAD"], summary="Whether the server is up")
 def healthz(state: Annotated[Service, Depends(service)]) -> dict:
     """{"status": "ok", "shapes": N}."""
     return {"status": "ok", "shapes": len(state.searcher.catalogue)}
 
 
-@router.get("/metadata", summary="The export, the index and the limits")
+@router.api_route("/metadata", methods=["GET", "HEAD"], summary="The export, the index and the limits")
 def metadata(state: Annotated[Service, Depends(service)]) -> dict:
     """Export version and checksum, index kind, size and categories, max k and mesh formats."""
     return state.metadata()

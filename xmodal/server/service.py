@@ -43,6 +43,8 @@ async def json_object(request: Request) -> dict:
         body = await request.json()
     except ValueError:
         raise UserError("the body is not valid JSON") from None
+    except RecursionError:
+        raise UserError("the JSON body is nested too deeply") from None
     if not isinstance(body, dict):
         raise UserError("the body must be a JSON object")
     return body

@@ -1,5 +1,6 @@
 """Index folders: built and grown against a numpy brute force, checksummed, one writer, one export, leftovers cleaned."""
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from tfrecords_tools.lock import output_lock
 from tfrecords_tools.read import dataset
 from xmodal.embedder import load_embedder
 from xmodal.index import IndexConfig, run
+from xmodal.search import folder
 from xmodal.search.folder import INDEX, open_index
 from xmodal.search.queries import open_searcher
 
@@ -119,3 +121,46 @@ def test_files_of_a_killed_writer_are_removed_and_nothing_else(tiny_index, tiny_
     result = run(IndexConfig(out=str(copy), data=(tiny_data,), adding=True))
     assert result["added"] == 0 and not any(p.exists() for p in leftovers)
     assert (copy / "mine.txt").read_text() == "kept" and open_index(str(copy)).object_ids.size == result["count"]
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda d: d.update(kind="exact"), "key kind must be an object"),
+    (lambda d: d.update(export={}), "key export.path is missing"),
+    (lambda d: d["export"].update(version="1"), "export.version must be an integer or null"),
+    (lambda d: d.update(categories=None), "key categories must be an object"),
+    (lambda d: d.update(generation="x"), "key generation must be an integer"),
+    (lambda d: d.update(format="1"), "key format must be an integer"),
+    (lambda d: d.update(requested_kind="bogus"), "unknown index kind"),
+    (lambda d: d["files"]["vectors"].update(file="../../etc/passwd"), "is not a file of an index"),
+    (lambda d: d["files"].update(thumbnails="x"), "key files.thumbnails must be a list"),
+])
+def test_index_json_of_another_shape_is_one_line(change, words, tiny_index, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_index, copy)
+    description = json.loads((copy / INDEX).read_text())
+    change(description)
+    (copy / INDEX).write_text(json.dumps(description))
+    with pytest.raises(UserError, match="not an index description written by xmodal.index: .*" + re.escape(words)):
+        open_index(str(copy))
+
+
+def test_a_copy_of_the_export_serves_when_the_original_is_gone(tiny_index, tiny_model, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_index, copy)
+    description = json.loads((copy / INDEX).read_text())
+    description["export"]["path"] = str(tmp_path / "moved" / "1")
+    (copy / INDEX).write_text(json.dumps(description))
+    with pytest.raises(UserError, match="that made the index .* is gone: pass --model"):
+        open_searcher(str(copy))
+    assert len(open_searcher(str(copy), tiny_model).catalogue) == len(open_index(tiny_index))
+
+
+def test_a_reader_caught_by_a_commit_reads_the_new_state(tiny_index, tmp_path, monkeypatch):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_index, copy)
+    stale = json.loads((copy / INDEX).read_text())
+    stale["files"]["vectors"]["file"] = "vectors-00000.faiss"  # what a reader holds when a writer removes its files
+    reads = iter([stale])
+    real = folder.read_description
+    monkeypatch.setattr(folder, "read_description", lambda path: next(reads, None) or real(path))
+    assert len(folder.open_index(str(copy))) == len(open_index(tiny_index))

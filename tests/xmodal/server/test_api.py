@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.pictures import broken_crc, png, png_header_only
-from tests.xmodal.server.http import post_json, request, upload
+from tests.xmodal.server.http import multipart, post_json, request, upload
 from tfrecords_tools.read import dataset
 from xmodal.embedder import load_embedder
 from xmodal.search.folder import open_index
@@ -102,10 +102,25 @@ def test_bad_uploads_are_one_line_4xx(server, filename, data, status, words):
     (b'{"mesh": "aGk=", "format": "step"}', {"Content-Type": "application/json"}, 400, "'format' must name"),
     (b'{"image": "aGk=", "mesh": "aGk="}', {"Content-Type": "application/json"}, 400, "exactly one of"),
     (b"hello", {"Content-Type": "text/plain"}, 400, "multipart/form-data"),
+    (b"[" * 100_000 + b"]" * 100_000, {"Content-Type": "application/json"}, 400, "nested too deeply"),
 ])
 def test_bad_json_is_one_line_4xx(server, body, headers, status, words):
     answer_status, _, answer = request(f"{server.url}/search", body, headers)
     one_line_error(answer_status, json.loads(answer), status, words)
+
+
+def test_one_file_per_search_and_lenient_headers(server, renders):
+    parts = [b'--B\r\nContent-Disposition: form-data; name="file"; filename="%s.png"\r\n\r\n%s\r\n' % (name, data)
+             for name, data in ((b"a", renders[0][1]), (b"b", renders[1][1]))]
+    status, _, answer = request(f"{server.url}/search", b"".join(parts) + b"--B--\r\n",
+                                {"Content-Type": "multipart/form-data; boundary=B"})
+    one_line_error(status, json.loads(answer), 400, "one file")
+    body, headers = multipart({}, "a.png", renders[0][1])
+    status, _, answer = request(f"{server.url}/search?k=2&v=cache-buster", body,
+                                {"Content-Type": headers["Content-Type"].replace("multipart", "Multipart")})
+    assert status == 200 and len(json.loads(answer)["results"]) == 2
+    status, _, answer = request(f"{server.url}/healthz", method="HEAD")
+    assert status == 200 and answer == b""
 
 
 def test_unknown_category_and_route(server, renders):
@@ -124,8 +139,18 @@ def test_parallel_requests_get_their_own_answers(server, renders):
 
 
 def predict(server, payload: object, path: str = "/v1/models/export:predict") -> tuple[int, dict]:
-    """A TF Serving predict call."""
+    """A TF Serving predict call (a str payload is sent as it is)."""
+    if isinstance(payload, str):
+        status, _, body = request(server.url + path, payload.encode(), {"Content-Type": "application/json"})
+        return status, json.loads(body)
     return post_json(server.url + path, payload)
+
+
+def tiff() -> bytes:
+    """A small TIFF file: PIL reads it, TensorFlow's decode_image does not."""
+    out = __import__("io").BytesIO()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(out, format="TIFF")
+    return out.getvalue()
 
 
 def test_tf_serving_predict_rows_and_columns(server, renders, tiny_model):
@@ -168,7 +193,13 @@ def test_tf_serving_predict_voxels_and_examples(server, tiny_data, tiny_model):
     ({"signature_name": "embed_images", "instances": [np.full((64, 64, 3), 300).tolist()]},
      "/v1/models/export:predict", 400, "values must lie in [0, 255]"),
     ({"instances": [{"b64": base64.b64encode(b"not an example").decode()}]}, "/v1/models/export:predict", 400,
-     "refused the input"),
+     "refused the input: Could not parse example input"),
+    ({"signature_name": [1], "instances": []}, "/v1/models/export:predict", 400, "no signature [1]"),
+    ({"signature_name": "embed_png", "instances": [{"b64": "aGk="}] * 1025}, "/v1/models/export:predict", 400,
+     "at most 1024 per request"),
+    ({"signature_name": "embed_png", "instances": [{"b64": base64.b64encode(tiff()).decode()}]},
+     "/v1/models/export:predict", 400, "TIFF pictures are not decoded"),
+    ("[" * 100_000 + "]" * 100_000, "/v1/models/export:predict", 400, "nested too deeply"),
 ])
 def test_tf_serving_refusals_are_one_line(server, payload, path, status, words):
     one_line_error(*predict(server, payload, path), status, words)
