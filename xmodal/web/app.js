@@ -159,6 +159,12 @@
     if (key === state.lastKey) return;
     state.lastKey = key;
 
+    const limit = state.meta?.limits.max_body_bytes;
+    if (limit && state.file.size > limit) {  // the server would answer 413: say so without sending it
+      setStatus(`${state.file.name} is ${bytes(state.file.size)}; this server takes files up to ${bytes(limit)}.`,
+                "error");
+      return;
+    }
     if (state.controller) state.controller.abort();
     const controller = new AbortController();
     state.controller = controller;
