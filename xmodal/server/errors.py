@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tfrecords_tools.errors import UserError
 
 LOG = logging.getLogger("xmodal.serve")
+DRAIN = 8  # a refused body up to this many times the limit is read to its end before the 413
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -77,7 +78,7 @@ class BodyLimit:
             messages.append(message)
             size += len(message.get("body", b""))
             if size > self.limit:
-                await self.refuse(scope, receive, send)
+                await self.refuse(scope, receive, send, more=message.get("more_body", False))
                 return
             if message["type"] != "http.request" or not message.get("more_body"):
                 break
@@ -87,8 +88,14 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer 413 in one JSON line."""
+    async def refuse(self, scope: Scope, receive: Receive, send: Send, more: bool = True) -> None:
+        """Answer 413 in one JSON line, after reading the rest (`more`) of a body of up to DRAIN times the limit (a
+        client still sending when the connection closes sees a reset, not the answer); a larger one is cut off."""
+        left = DRAIN * self.limit
+        message = {"more_body": more}
+        while message.get("more_body") and left > 0:
+            message = await receive()
+            left -= len(message.get("body", b""))
         body = json.dumps({"error": f"request body over {self.limit:,} bytes: send a smaller file"}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),

@@ -225,3 +225,16 @@ def test_a_large_photo_is_searched_at_a_reduced_size(server, renders, tiny_model
         (1024, 1024), Image.Resampling.LANCZOS)))
     status_reduced, expected = upload(f"{server.url}/search", "reduced.png", reduced, k="3")
     assert status == status_reduced == 200 and timeless((status, answer)) == timeless((status_reduced, expected))
+
+
+def test_an_oversized_body_without_a_length_is_refused_whole(server):
+    """Sent in chunks with no Content-Length: counted as it arrives, and answered 413 once it passes the cap."""
+    import http.client
+    from urllib.parse import urlparse
+
+    target = urlparse(server.url)
+    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+    connection.request("POST", "/search", body=iter([b"\0" * 1_000_000] * 3), encode_chunked=True,
+                       headers={"Content-Type": "application/octet-stream", "Transfer-Encoding": "chunked"})
+    answer = connection.getresponse()
+    assert answer.status == 413 and "request body over" in json.loads(answer.read())["error"]
