@@ -1,6 +1,7 @@
 """manifest.json: the machine-readable description of a converted dataset."""
 import json
 from pathlib import Path
+from typing import Callable
 
 from tfrecords_tools.atomic import write_text_atomic
 from tfrecords_tools.errors import UserError
@@ -11,6 +12,21 @@ MANIFEST = "manifest.json"
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write JSON under a temporary name, then rename."""
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_json_document(path: Path, missing: str, problem: Callable[[object], str | None], written_by: str) -> dict:
+    """A JSON file that `problem` finds nothing wrong with; a UserError saying `missing` when there is none, else
+    naming the file and what is wrong (`written_by` says what should have written it)."""
+    if not path.is_file():
+        raise UserError(missing)
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: unreadable: {error}") from None
+    found = problem(document)
+    if found:
+        raise UserError(f"{path}: not {written_by}: {found}")
+    return document
 
 
 def read_manifest(data_dir: str) -> dict:

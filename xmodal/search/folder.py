@@ -10,7 +10,6 @@ A reader sees the generation index.json names, whole; a writer killed before it 
 leaves files that no index.json names, which the next writer removes (only files of these names).
 """
 import dataclasses
-import json
 import os
 import re
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 from tfrecords_tools.atomic import atomic_file
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.lock import LOCK, output_lock
-from tfrecords_tools.manifest import write_json_atomic
+from tfrecords_tools.manifest import read_json_document, write_json_atomic
 from tfrecords_tools.shards import sha256
 from tfrecords_tools.validate import key_problem
 from xmodal.search.backends import KINDS, Kind, all_vectors, chosen_kind, filled_index
@@ -76,17 +75,9 @@ def description_problem(description: object) -> str | None:
 
 def read_description(folder: Path) -> dict:
     """index.json of an index folder; a UserError when there is none or it is not what xmodal.index writes."""
-    path = folder / INDEX
-    if not path.is_file():
-        raise UserError(f"{folder} holds no {INDEX}: not an index (make one with `python -m xmodal.index build`)")
-    try:
-        description = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: unreadable: {error}") from None
-    problem = description_problem(description)
-    if problem:
-        raise UserError(f"{path}: not an index description written by xmodal.index: {problem}")
-    return description
+    return read_json_document(folder / INDEX, f"{folder} holds no {INDEX}: not an index (make one with "
+                              "`python -m xmodal.index build`)", description_problem,
+                              "an index description written by xmodal.index")
 
 
 def named_files(description: dict) -> list[dict]:

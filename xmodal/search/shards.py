@@ -4,7 +4,6 @@
     SHARDS/embeddings.json                      written last: the export that embedded, the dataset, every shard
                                                 with its object count and SHA-256
 """
-import json
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -12,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
+from tfrecords_tools.manifest import read_json_document
 from tfrecords_tools.shards import sha256
 from tfrecords_tools.validate import key_problem
 from xmodal.search.entries import Entries, joined
@@ -83,16 +83,9 @@ def read_embeddings(folder: str) -> tuple[dict, Iterator[Entries], int]:
     """(the export that made them, their entries a batch at a time, how many) of a folder of embedding shards,
     every shard checked against its checksum first."""
     root = Path(folder)
-    path = root / DESCRIPTION
-    if not path.is_file():
-        raise UserError(f"{folder} holds no {DESCRIPTION}: not embeddings written by `python -m pipelines.embed`")
-    try:
-        description = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: unreadable: {error}") from None
-    problem = description_problem(description)
-    if problem:
-        raise UserError(f"{path}: not a description written by pipelines.embed: {problem}")
+    description = read_json_document(root / DESCRIPTION, f"{folder} holds no {DESCRIPTION}: not embeddings written "
+                                     "by `python -m pipelines.embed`", description_problem,
+                                     "a description written by pipelines.embed")
     shards, export = description["shards"], description["export"]
     for shard in shards:
         file = root / shard["file"]
