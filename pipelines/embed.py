@@ -37,7 +37,7 @@ logging.disable(logging.NOTSET)
 # "Resource module is not available" at every model load: it only means that no memory figure is reported.
 logging.getLogger().addFilter(lambda record: not record.getMessage().startswith("Resource module is not available"))
 
-from tfrecords_tools.errors import UserError, run_cli  # noqa: E402
+from tfrecords_tools.errors import UserError, first_few, run_cli  # noqa: E402
 from tfrecords_tools.lock import LOCK, output_lock  # noqa: E402
 from tfrecords_tools.manifest import object_count, shard_paths, write_json_atomic  # noqa: E402
 from tfrecords_tools.shards import sha256  # noqa: E402
@@ -114,8 +114,7 @@ def check_new_folder(out: Path) -> None:
                         f"build --embeddings {out}`, or embed into a new folder")
     foreign = sorted(p.name for p in out.iterdir() if p.name != LOCK and not OURS.fullmatch(p.name))
     if foreign:
-        raise UserError(f"{out} holds other files ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}): "
-                        "embed into a new or empty folder")
+        raise UserError(f"{out} holds other files ({first_few(foreign)}): embed into a new or empty folder")
 
 
 def remove_leftovers(out: Path) -> None:

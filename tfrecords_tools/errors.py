@@ -13,6 +13,11 @@ class UserError(Exception):
     """A mistake in the user's input: reported as one line, never as a traceback."""
 
 
+def first_few(names: list[str], shown: int = 3) -> str:
+    """`a, b, c, ...`: the first names of a list, for a message."""
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
+
+
 def run_cli(main: Callable[[], None]) -> None:
     """Run a CLI entry point; a UserError prints `error: ...` on stderr and exits 2."""
     try:

@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from tfrecords_tools.errors import UserError
+from tfrecords_tools.errors import UserError, first_few
 
 SAVED_MODEL = "saved_model.pb"
 VERSION = re.compile(r"[0-9]+")
@@ -78,8 +78,8 @@ def check_export_base(base: str, run_dir: str) -> Path:
                         "(or choose another --export) so that it is kept")
     foreign = sorted(p.name for p in folder.iterdir() if not is_ours(p)) if folder.is_dir() else []
     if foreign:
-        raise UserError(f"--export {base} holds other files than exported versions ({', '.join(foreign[:3])}"
-                        f"{', ...' if len(foreign) > 3 else ''}): choose a new or empty folder")
+        raise UserError(f"--export {base} holds other files than exported versions ({first_few(foreign)}): "
+                        "choose a new or empty folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:

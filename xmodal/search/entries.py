@@ -18,7 +18,6 @@ from xmodal.embedder import BATCH, Embedder
 from xmodal.search.thumbnails import png, render_thumbnail, voxel_picture
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Entries:
     """Catalogue rows, one per object."""

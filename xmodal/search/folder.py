@@ -19,7 +19,7 @@ import faiss
 import numpy as np
 
 from tfrecords_tools.atomic import atomic_file
-from tfrecords_tools.errors import UserError
+from tfrecords_tools.errors import UserError, first_few
 from tfrecords_tools.lock import LOCK, output_lock
 from tfrecords_tools.manifest import read_json_document, write_json_atomic
 from tfrecords_tools.shards import sha256
@@ -155,8 +155,8 @@ def check_new_folder(folder: Path) -> None:
                         "or build into a new folder")
     foreign = foreign_files(folder)
     if foreign:
-        raise UserError(f"{folder} holds other files ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}):"
-                        " build the index into a new or empty folder")
+        raise UserError(f"{folder} holds other files ({first_few(foreign)}): build the index into a new or empty "
+                        "folder")
 
 
 def unique(batches: Iterable[Entries], seen: set[str], skipped: list[str]) -> Iterator[Entries]:
