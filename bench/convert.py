@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfrecords_tools.config import ConvertConfig
+from tfrecords_tools.config import VIEWPOINT_SETS, ConvertConfig
 from tfrecords_tools.synth import synth_dataset
 from tfrecords_tools.workers import imap_spawned
 
@@ -66,7 +66,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         paths = synth_dataset(f"{tmp}/meshes", args.objects, seed=11)
-        cfg = ConvertConfig(meshes=f"{tmp}/meshes", out=f"{tmp}/data", workers=args.workers)
+        cfg = ConvertConfig(meshes=f"{tmp}/meshes", out=f"{tmp}/data", workers=args.workers,
+                            viewpoints=VIEWPOINT_SETS["cars"])
         rows = list(imap_spawned(phases, [(str(p), cfg) for p in paths], workers=1))
         med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
         print(f"per object, median of {len(rows)} (one worker): voxelise {med['voxelise'] * 1e3:.1f} ms, "

@@ -26,17 +26,18 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from tfrecords_tools.cli import add_convert_arguments, convert_config
 from tfrecords_tools.config import ConvertConfig
-from tfrecords_tools.convert import manifest_of, plan, report, require_objects, validate, with_format
+from tfrecords_tools.convert import manifest_of, plan, prepared, report, require_objects, validate
 from tfrecords_tools.errors import run_cli
 from tfrecords_tools.lock import output_lock
 from tfrecords_tools.manifest import MANIFEST, write_json_atomic
-from tfrecords_tools.objects import ObjectRecord, Skipped, convert_object, warning_entries
+from tfrecords_tools.objects import ObjectRecord, Skipped, convert_object, grid_digest, warning_entries
 from tfrecords_tools.records import encode_example
 from tfrecords_tools.shards import sha256
 from tfrecords_tools.validate import check_dataset, record_count
 from tfrecords_tools.workers import children_without_tensorflow
 
-LISTINGS = {"skipped": ".beam-skipped", "warnings": ".beam-warnings"}  # per split, JSON lines written by Beam
+LISTINGS = {"skipped": ".beam-skipped", "warnings": ".beam-warnings", "grids": ".beam-grids"}  # per split, JSON
+# lines written by Beam (grids: [object id, digest of its voxel grid])
 
 
 class ConvertObjects(beam.DoFn):
@@ -78,6 +79,12 @@ def build(pipeline: beam.Pipeline, cfg: ConvertConfig, shards: dict[str, list]) 
          | f"{split}: describe warnings" >> beam.Map(json.dumps)
          | f"{split}: list warnings" >> beam.io.WriteToText(str(out / f"{LISTINGS['warnings']}-{split}"),
                                                             shard_name_template=""))
+        (results
+         | f"{split}: grids" >> beam.FlatMap(lambda r: [[r.object_id, grid_digest(r)]] if isinstance(r, ObjectRecord)
+                                             else [])
+         | f"{split}: describe grids" >> beam.Map(json.dumps)
+         | f"{split}: list grids" >> beam.io.WriteToText(str(out / f"{LISTINGS['grids']}-{split}"),
+                                                         shard_name_template=""))
 
 
 def run(cfg: ConvertConfig, beam_args: list[str]) -> dict:
@@ -89,9 +96,9 @@ def run(cfg: ConvertConfig, beam_args: list[str]) -> dict:
 
 def run_locked(cfg: ConvertConfig, beam_args: list[str]) -> dict:
     """The body of run() while the output folder is locked."""
-    cfg = with_format(cfg)
+    cfg, sources, unusable = prepared(cfg)
     out = Path(cfg.out)
-    shards = {split: [items for s, _, _, items in plan(cfg) if s == split] for split in ("train", "test")}
+    shards = {split: [items for s, _, _, items in plan(cfg, sources) if s == split] for split in ("train", "test")}
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
         build(pipeline, cfg, shards)
     entries, listed = [], {kind: [] for kind in LISTINGS}
@@ -103,7 +110,7 @@ def run_locked(cfg: ConvertConfig, beam_args: list[str]) -> dict:
         for path in sorted(out.glob(f"{split}-*.tfrecord")):
             entries.append({"split": split, "file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path),
                             "objects": record_count(path)})
-    manifest = manifest_of(cfg, entries, listed["skipped"], listed["warnings"])
+    manifest = manifest_of(cfg, entries, unusable + listed["skipped"], listed["warnings"], dict(listed["grids"]))
     write_json_atomic(out / MANIFEST, manifest)
     check_dataset(cfg.out)
     print(report(out, manifest))

@@ -3,9 +3,10 @@ import argparse
 import os
 from typing import Callable
 
-from tfrecords_tools.config import RENDER_FLAGS, VIEWPOINT_SETS, ConvertConfig, flag, viewpoint_file
+from tfrecords_tools.config import AUTO_VIEWPOINTS, RENDER_FLAGS, VIEWPOINT_SETS, ConvertConfig, flag, viewpoint_file
 from tfrecords_tools.errors import UserError, add_verbose_flag
 from tfrecords_tools.flags import bounded, fraction, positive_float, positive_int, seed
+from tfrecords_tools.meshes import UP_ROTATIONS
 from tfrecords_tools.sources import FORMATS
 from tfrecords_tools.synth import CATEGORIES, synth_dataset
 
@@ -39,13 +40,17 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--voxel-res", type=positive_int, default=96, help="voxel grid resolution (default 96)")
     parser.add_argument("--image-size", type=positive_int, default=486, help="render size in pixels (default 486)")
     parser.add_argument("--views", type=positive_int, default=12, help="renders per object (default 12)")
-    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
-                        help="worker processes (default: all cores)")
+    parser.add_argument("--workers", type=positive_int, default=len(os.sched_getaffinity(0)),
+                        help="worker processes, at most the cores available (default: all of them)")
     parser.add_argument("--test-fraction", type=fraction, default=0.2, help="share of objects held out (default 0.2)")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the split, viewpoints and backgrounds")
-    parser.add_argument("--viewpoints", type=viewpoint_file, default="cars",
+    parser.add_argument("--viewpoints", type=viewpoint_file, default=AUTO_VIEWPOINTS,
                         help=f"camera viewpoints: {' or '.join(VIEWPOINT_SETS)} (shipped sets), or a file of "
-                             "`azimuth elevation inplane distance` lines (default: cars)")
+                             "`azimuth elevation inplane distance` lines (default auto: cars when every object is "
+                             "a car, else generic; printed)")
+    parser.add_argument("--up", choices=tuple(UP_ROTATIONS), default="y",
+                        help="the mesh files' up axis, turned to +y (default y; z for most scans and CAD files; "
+                             "write --up=-z for a negative axis)")
     parser.add_argument("--background", choices=("random", "white"), default="random", help="image background")
     parser.add_argument("--category", default="", help="category name (default: metadata.json or 'object')")
     parser.add_argument("--shard-mb", type=positive_float, default=150.0, help="target shard size in MB (default 150)")

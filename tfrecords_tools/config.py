@@ -6,7 +6,7 @@ from pathlib import Path
 
 VIEWPOINT_SETS = {name: str(resources.files("tfrecords_tools") / "data" / f"{file}_viewpoints.txt")
                   for name, file in (("cars", "car"), ("generic", "generic"))}  # shipped sets, by --viewpoints name
-DEFAULT_VIEWPOINTS = VIEWPOINT_SETS["cars"]
+AUTO_VIEWPOINTS = "auto"  # --viewpoints default: cars when every object is a car, else generic (convert.py)
 RENDER_FLAGS = {"light_jitter": 1.0, "fov_jitter": 0.8, "off_centre": 1.0, "truncation": 1.0,
                 "material_jitter": 1.0}  # per-image render randomisation (shots.py): each field's largest value
 
@@ -35,7 +35,7 @@ class ConvertConfig:
     workers: int = 2
     test_fraction: float = 0.2
     seed: int = 0
-    viewpoints: str = DEFAULT_VIEWPOINTS
+    viewpoints: str = AUTO_VIEWPOINTS  # a viewpoint file, or auto: chosen by the objects' categories
     background: str = "random"  # "random" (uniform colour per image) or "white"
     category: str = ""  # synth/folder: empty = from <meshes>/metadata.json or the class folder, else "object"
     shard_mb: float = 150.0  # target shard size
@@ -44,9 +44,11 @@ class ConvertConfig:
     off_centre: float = 0.0  # per image: the object's centre moved by up to this share of the half-frame in x and y
     truncation: float = 0.0  # per image: probability that the camera moves in until the border cuts the object
     material_jitter: float = 0.0  # per image: colours scaled per channel by U[1 - f, 1 + f], a specular highlight
+    up: str = "y"  # the mesh files' up axis (x, y, z, -x, -y, -z), turned to +y
 
     def identity(self) -> dict:
-        """The settings that determine the output bytes (not where or how fast it runs)."""
+        """The settings that determine the output bytes (not where or how fast it runs); viewpoints must be resolved
+        from auto first (their file's hash is recorded)."""
         fields = dataclasses.asdict(self)
         for key in ("out", "workers"):
             fields.pop(key)

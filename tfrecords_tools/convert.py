@@ -1,28 +1,32 @@
 """`convert`: a folder of meshes -> sharded TFRecords + manifest.json, resumable and deterministic."""
 import contextlib
 import dataclasses
-import json
+import os
 import shutil
+from collections import defaultdict
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 from tqdm import tqdm
 
-from tfrecords_tools.config import RENDER_FLAGS, ConvertConfig, flag
-from tfrecords_tools.errors import UserError
+from tfrecords_tools.config import AUTO_VIEWPOINTS, RENDER_FLAGS, VIEWPOINT_SETS, ConvertConfig, flag
+from tfrecords_tools.errors import UserError, first_few, is_disk_full, no_space
 from tfrecords_tools.lock import output_lock
-from tfrecords_tools.manifest import MANIFEST, read_manifest, write_json_atomic
-from tfrecords_tools.objects import Skipped, convert_object, warning_entries
+from tfrecords_tools.manifest import MANIFEST, read_json_document, write_json_atomic
+from tfrecords_tools.objects import Skipped, convert_object, grid_digest, warning_entries
 from tfrecords_tools.records import FEATURES, FORMAT_VERSION, encode_example
-from tfrecords_tools.sources import Source, detect_format, discover
+from tfrecords_tools.sources import Source, detect_format, discover, unusable_inputs
 from tfrecords_tools.shards import estimated_object_bytes, plan_shards, sha256, shard_name, write_shard
+from tfrecords_tools.validate import key_problem, schema_problem
 from tfrecords_tools.viewpoints import read_viewpoints
 from tfrecords_tools.workers import imap_spawned
 
 PROGRESS = ".progress"  # per-shard records of finished work, removed once the manifest is written
 SPLITS = ("train", "test")  # the order of a shard plan
-SHOWN_WARNINGS = 10  # warnings printed at the end of a conversion; all are in the manifest
+SHOWN_WARNINGS = 10  # warnings (and reasons for skipping) printed at the end of a conversion; all are in the manifest
+SHARD_RECORD = {"split": str, "file": str, "objects": int, "bytes": int, "sha256": str, "skipped": list,
+                "warnings": list, "grids": dict}  # a finished shard's record in PROGRESS; grids: object id -> digest
 
 
 def split_objects(sources: list[Source], test_fraction: float, seed: int) -> dict[str, list[Source]]:
@@ -49,7 +53,36 @@ def validate(cfg: ConvertConfig) -> None:
     for name, top in RENDER_FLAGS.items():
         if not 0.0 <= getattr(cfg, name) <= top:
             raise UserError(f"{flag(name)} must be from 0 to {top:g}, got {getattr(cfg, name)}")
-    read_viewpoints(cfg.viewpoints)
+    if cfg.viewpoints != AUTO_VIEWPOINTS:
+        read_viewpoints(cfg.viewpoints)
+
+
+def with_workers(cfg: ConvertConfig) -> ConvertConfig:
+    """cfg with --workers lowered, saying so, to the cores this process may run on (more only cost memory)."""
+    cores = len(os.sched_getaffinity(0))
+    if cfg.workers <= cores:
+        return cfg
+    print(f"--workers {cfg.workers}: lowered to {cores}, the cores available (more processes would only add memory "
+          "and contention)")
+    return dataclasses.replace(cfg, workers=cores)
+
+
+def with_viewpoints(cfg: ConvertConfig, sources: list[Source]) -> ConvertConfig:
+    """cfg with `--viewpoints auto` replaced by the shipped set for its objects (cars when all are cars), printed."""
+    if cfg.viewpoints != AUTO_VIEWPOINTS:
+        return cfg
+    name = "cars" if all(s.category == "car" for s in sources) else "generic"
+    why = "every object is a car" if name == "cars" else "not every object is a car"
+    print(f"--viewpoints {name}: {why} (pass --viewpoints to choose another)")
+    return dataclasses.replace(cfg, viewpoints=VIEWPOINT_SETS[name])
+
+
+def prepared(cfg: ConvertConfig) -> tuple[ConvertConfig, list[Source], list[dict]]:
+    """cfg with its layout and viewpoints resolved, the objects to convert, and the inputs skipped while finding
+    them; a UserError before any work when there is no object or several inputs give one id."""
+    cfg = with_format(cfg)
+    sources = discover(cfg.format, cfg.meshes, cfg.synsets, cfg.category)
+    return with_viewpoints(cfg, sources), sources, unusable_inputs(cfg.format, cfg.meshes, cfg.synsets)
 
 
 def with_format(cfg: ConvertConfig) -> ConvertConfig:
@@ -62,16 +95,30 @@ def with_format(cfg: ConvertConfig) -> ConvertConfig:
     if cfg.format == "r2n2" and randomised:
         raise UserError(f"--format r2n2 brings its own renders: {flag(randomised[0])} randomises the renders of "
                         "meshes only (leave it at 0)")
+    if cfg.format == "r2n2" and cfg.up != "y":
+        raise UserError("--format r2n2 brings its own voxels and renders, upright: --up turns meshes only")
     return cfg
+
+
+def manifest_problem(document: object) -> str | None:
+    """What makes a JSON document other than a manifest with its conversion settings, or None."""
+    return key_problem("", document, {"config": dict}) or schema_problem(document)
+
+
+def shard_record(path: Path) -> dict:
+    """A finished shard's record in PROGRESS; a UserError naming the file when it is not one of ours."""
+    return read_json_document(path, f"{path} is missing", lambda d: key_problem("", d, SHARD_RECORD, "the record"),
+                              "a shard record written by convert (remove the folder it is in to start over)")
 
 
 def check_output(out: Path, identity: dict) -> dict | None:
     """The finished manifest if `out` already holds this conversion; an error if it holds another."""
-    recorded = None
+    recorded, settings = None, out / PROGRESS / "config.json"
     if (out / MANIFEST).is_file():
-        recorded = read_manifest(str(out))
-    elif (out / PROGRESS / "config.json").is_file():
-        recorded = {"config": json.loads((out / PROGRESS / "config.json").read_text())}
+        recorded = read_json_document(out / MANIFEST, "", manifest_problem, "a manifest written by convert")
+    elif settings.is_file():
+        recorded = {"config": read_json_document(settings, "", lambda d: key_problem("", d, {}, "the settings"),
+                                                 "the settings written by convert")}
     if recorded is not None and recorded["config"] != identity:
         raise UserError(f"{out} holds a conversion with other settings or inputs: choose another --out")
     return recorded if recorded and "splits" in recorded else None
@@ -84,58 +131,81 @@ def counted(results: Iterator, bar: tqdm) -> Iterator:
         yield result
 
 
-def shard_examples(results: Iterator, count: int, skipped: list, warnings: list) -> Iterator[bytes]:
-    """Serialized examples of the next `count` results; skipped inputs and warnings are appended to the lists."""
+def shard_examples(results: Iterator, count: int, skipped: list, warnings: list, grids: dict) -> Iterator[bytes]:
+    """Serialized examples of the next `count` results; skipped inputs, warnings and grid digests are collected."""
     for _ in range(count):
         result = next(results)
         if isinstance(result, Skipped):
             skipped.append(dataclasses.asdict(result))
         else:
             warnings += warning_entries(result)
+            grids[result.object_id] = grid_digest(result)
             yield encode_example(result)
+
+
+@contextlib.contextmanager
+def reported_full_disk(out: Path, needed: int) -> Iterator[None]:
+    """A full disk while the block writes into `out` becomes one line naming it and the bytes still to write (the
+    file being written is removed: every write is atomic)."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001  OSError or TensorFlow's error: only a full disk is turned into a line
+        if not is_disk_full(error):
+            raise
+        raise no_space(out, needed) from None
 
 
 def convert(cfg: ConvertConfig) -> dict:
     """Run (or resume) a conversion and return its manifest; one run at a time per output folder."""
     validate(cfg)
+    cfg = with_workers(cfg)
     with output_lock(cfg.out):
         return write_dataset(cfg)
 
 
 def write_dataset(cfg: ConvertConfig) -> dict:
     """Convert into `cfg.out`, resuming what an earlier run of the same settings finished."""
-    cfg = with_format(cfg)
+    cfg, sources, unusable = prepared(cfg)
     out, identity = Path(cfg.out), cfg.identity()
     done = check_output(out, identity)
     if done is not None:
         print(f"{out} already holds this conversion; nothing to do")
         return require_objects(out, done)
-    shards = plan(cfg)
+    shards = plan(cfg, sources)
     state = out / PROGRESS
     state.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".*.tmp-*"):  # a shard an interrupted run did not finish
+    for stale in [*out.glob(".*.tmp-*"), *state.glob(".*.tmp-*")]:  # files an interrupted or failed run left
         stale.unlink()
-    write_json_atomic(state / "config.json", identity)
     pending = [p for p in shards if not (state / f"{shard_name(*p[:3])}.json").is_file()]
     jobs = [(source, cfg) for *_, items in pending for source in items]
     if len(pending) < len(shards):
         print(f"resuming: {len(shards) - len(pending)} of {len(shards)} shards already written")
+    needed = int(len(jobs) * estimated_object_bytes(cfg.voxel_res, cfg.image_size, cfg.views))
+    with reported_full_disk(out, needed):
+        write_json_atomic(state / "config.json", identity)
+        write_shards(cfg, pending, jobs)
+        entries = [shard_record(state / f"{shard_name(*p[:3])}.json") for p in shards]
+        skipped, warnings = [s for e in entries for s in e["skipped"]], [w for e in entries for w in e["warnings"]]
+        grids = {object_id: digest for e in entries for object_id, digest in e["grids"].items()}
+        manifest = manifest_of(cfg, entries, unusable + skipped, warnings, grids)
+        write_json_atomic(out / MANIFEST, manifest)
+    shutil.rmtree(state)
+    print(report(out, manifest))
+    return require_objects(out, manifest)
+
+
+def write_shards(cfg: ConvertConfig, pending: list[tuple], jobs: list[tuple]) -> None:
+    """Convert the objects of the pending shards in worker processes, writing each shard and then its record."""
+    out = Path(cfg.out)
     with tqdm(total=len(jobs), desc="convert", unit="obj") as bar, \
             contextlib.closing(imap_spawned(convert_object, jobs, cfg.workers)) as spawned:  # ends workers on errors
         results = counted(spawned, bar)
         for split, index, count, items in pending:
-            name, skipped, warnings = shard_name(split, index, count), [], []
-            written = write_shard(out / name, shard_examples(results, len(items), skipped, warnings))
+            name, skipped, warnings, grids = shard_name(split, index, count), [], [], {}
+            written = write_shard(out / name, shard_examples(results, len(items), skipped, warnings, grids))
             entry = {"split": split, "file": name, "objects": written, "bytes": (out / name).stat().st_size,
-                     "sha256": sha256(out / name), "skipped": skipped, "warnings": warnings}
-            write_json_atomic(state / f"{name}.json", entry)
-    entries = [json.loads((state / f"{shard_name(*p[:3])}.json").read_text()) for p in shards]
-    manifest = manifest_of(cfg, entries, [s for e in entries for s in e["skipped"]],
-                           [w for e in entries for w in e.get("warnings", [])])
-    write_json_atomic(out / MANIFEST, manifest)
-    shutil.rmtree(state)
-    print(report(out, manifest))
-    return require_objects(out, manifest)
+                     "sha256": sha256(out / name), "skipped": skipped, "warnings": warnings, "grids": grids}
+            write_json_atomic(out / PROGRESS / f"{name}.json", entry)
 
 
 def require_objects(out: Path, manifest: dict) -> dict:
@@ -147,28 +217,52 @@ def require_objects(out: Path, manifest: dict) -> dict:
     raise UserError(f"no object converted: all {len(skipped)} inputs were skipped{first} (all listed in {out / MANIFEST})")
 
 
+def skipped_by_reason(skipped: list[dict]) -> list[str]:
+    """Lines counting the skipped inputs per reason, the most frequent first, each with its first paths."""
+    paths = defaultdict(list)
+    for entry in skipped:
+        paths[entry["reason"]].append(entry["path"])
+    ranked = sorted(paths.items(), key=lambda item: (-len(item[1]), item[0]))
+    lines = [f"  skipped {len(found)}: {reason}: {first_few(found)}" for reason, found in ranked[:SHOWN_WARNINGS]]
+    if len(ranked) > SHOWN_WARNINGS:
+        lines.append(f"  ... {len(ranked) - SHOWN_WARNINGS} more reasons in {MANIFEST}")
+    return lines
+
+
 def report(out: Path, manifest: dict) -> str:
-    """What a finished conversion prints: object counts, skipped inputs, and the first warnings."""
+    """What a finished conversion prints: object counts, skipped inputs by reason, and the first warnings."""
     counts, warnings = {s: manifest["splits"][s]["objects"] for s in SPLITS}, manifest["warnings"]
     lines = [f"wrote {out}: {counts['train']} train, {counts['test']} test objects; {len(manifest['skipped'])} "
              f"inputs skipped, {len(warnings)} warnings (listed in {MANIFEST})"]
+    lines += skipped_by_reason(manifest["skipped"])
     lines += [f"  warning: {w['object_id']}: {w['warning']}" for w in warnings[:SHOWN_WARNINGS]]
     if len(warnings) > SHOWN_WARNINGS:
         lines.append(f"  ... {len(warnings) - SHOWN_WARNINGS} more in {MANIFEST}")
     return "\n".join(lines)
 
 
-def plan(cfg: ConvertConfig) -> list[tuple[str, int, int, list[Source]]]:
+def identical_grids(grids: dict[str, str]) -> list[dict]:
+    """A warning entry per group of objects with the same voxel grid, on the group's first object, naming the rest."""
+    groups = defaultdict(list)
+    for object_id, digest in sorted(grids.items()):
+        groups[digest].append(object_id)
+    return [{"object_id": first, "warning": f"the same voxel grid as {len(rest)} other object(s): {', '.join(rest)}"}
+            for first, *rest in groups.values() if rest]
+
+
+def plan(cfg: ConvertConfig, sources: list[Source]) -> list[tuple[str, int, int, list[Source]]]:
     """(split, shard index, shard count, sources) of every shard, train first."""
-    sources = discover(cfg.format, cfg.meshes, cfg.synsets, cfg.category)
     size = estimated_object_bytes(cfg.voxel_res, cfg.image_size, cfg.views)
     return [(split, index, len(shards), items)
             for split, split_items in split_objects(sources, cfg.test_fraction, cfg.seed).items()
             for shards in [plan_shards(split_items, size, cfg.shard_mb)] for index, items in enumerate(shards)]
 
 
-def manifest_of(cfg: ConvertConfig, entries: list[dict], skipped: list[dict], warnings: list[dict]) -> dict:
-    """The manifest of a conversion from its shard entries ({split, file, objects, bytes, sha256})."""
+def manifest_of(cfg: ConvertConfig, entries: list[dict], skipped: list[dict], warnings: list[dict],
+                grids: dict[str, str]) -> dict:
+    """The manifest of a conversion from its shard entries ({split, file, objects, bytes, sha256}), skipped inputs,
+    warnings and voxel grid digests (object id -> digest: identical grids are warned about)."""
+    warnings = warnings + identical_grids(grids)
     splits = {split: {"objects": sum(e["objects"] for e in entries if e["split"] == split),
                       "shards": [{k: e[k] for k in ("file", "objects", "bytes", "sha256")}
                                  for e in entries if e["split"] == split]}
@@ -182,6 +276,7 @@ def manifest_of(cfg: ConvertConfig, entries: list[dict], skipped: list[dict], wa
         "views": cfg.views,
         "background": cfg.background,
         "viewpoints": Path(cfg.viewpoints).name,
+        "up": cfg.up,
         "features": FEATURES,
         "splits": splits,
         "skipped": sorted(skipped, key=lambda s: s["path"]),

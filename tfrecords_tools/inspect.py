@@ -6,7 +6,9 @@ import numpy as np
 from tfrecords_tools.atomic import atomic_file
 from tfrecords_tools.captions import captioned, stacked
 from tfrecords_tools.config import RENDER_FLAGS, flag
+from tfrecords_tools.convert import skipped_by_reason
 from tfrecords_tools.errors import UserError
+from tfrecords_tools.manifest import read_manifest
 from tfrecords_tools.objects import render_voxels
 from tfrecords_tools.read import dataset, reading
 from tfrecords_tools.records import has_masks
@@ -47,25 +49,38 @@ def randomisation(manifest: dict) -> str:
     return ", ".join(f"{flag(name)} {config[name]:g}" for name in RENDER_FLAGS if config.get(name)) or "none"
 
 
+def up_axis(manifest: dict) -> str:
+    """The mesh files' axis that was turned to +y (`--up`; y for datasets converted before the flag)."""
+    return manifest.get("config", {}).get("up", "y")
+
+
 def summary(manifest: dict) -> str:
     """A few lines describing the dataset."""
     splits = ", ".join(f"{name} {s['objects']} objects in {len(s['shards'])} shard(s)"
                        for name, s in manifest["splits"].items())
     lines = [f"format v{manifest['format_version']}: {splits}",
              f"voxels {manifest['voxel_res']}^3, {manifest['views']} views of {manifest['image_size']}^2 px, "
-             f"background {manifest['background']}, viewpoints {manifest['viewpoints']}, seed {manifest['seed']}",
+             f"background {manifest['background']}, viewpoints {manifest['viewpoints']}, seed {manifest['seed']}, "
+             f"up: the meshes' {up_axis(manifest)} axis",
              f"images: {'RGBA, alpha the coverage mask' if has_masks(manifest) else 'RGB, no coverage mask'}; "
              f"render randomisation: {randomisation(manifest)}",
              f"skipped inputs: {len(manifest['skipped'])}"]
-    lines += [f"  {s['path']}: {s['reason']}" for s in manifest["skipped"]]
+    lines += skipped_by_reason(manifest["skipped"])
     lines += [f"warning: {w['object_id']}: {w['warning']}" for w in manifest.get("warnings", [])]
     return "\n".join(lines)
 
 
+def row_caption(row: dict, up: str) -> str:
+    """The caption of one object's row in the grid: its id, category and the meshes' axis turned up."""
+    return f"{row['object_id'].decode()} ({row['category'].decode()}; up: {up})"
+
+
 def draw_grid(data_dir: str, out: str, split: str, objects: int = 4) -> None:
-    """A PNG with one row per object under its id and category: a rendering of its voxel grid, then its first renders."""
+    """A PNG with one row per object under its id, category and up axis: a rendering of its voxel grid, then its first
+    renders."""
     with reading(data_dir):
         rows = list(dataset(data_dir, split).take(objects).as_numpy_iterator())
+    up = up_axis(read_manifest(data_dir))
     if not rows:
         raise UserError(f"split {split!r} of {data_dir} is empty: nothing to draw")
     size = rows[0]["images"].shape[1]
@@ -73,9 +88,9 @@ def draw_grid(data_dir: str, out: str, split: str, objects: int = 4) -> None:
     pictures = list(imap_spawned(render_voxels, jobs, workers=1))
     font_size = max(11, size // 24)
     grid = stacked([captioned(np.concatenate([picture, *row["images"][:GRID_VIEWS]], axis=1),  # (S, (1 + V) S, 3)
-                              [f"{row['object_id'].decode()} ({row['category'].decode()})"], font_size)
+                              [row_caption(row, up)], font_size)
                     for picture, row in zip(pictures, rows)])
     with atomic_file(out) as tmp:
         grid.save(tmp)
-    print(f"wrote {out}: {len(rows)} objects; per row, the object's id and category, the voxel grid, "
+    print(f"wrote {out}: {len(rows)} objects; per row, the object's id, category and up axis, the voxel grid, "
           f"then {min(GRID_VIEWS, len(rows[0]['images']))} renders")

@@ -4,6 +4,7 @@ Shared by the local converter and the Beam pipeline; it never imports TensorFlow
 """
 import dataclasses
 import functools
+import hashlib
 import io
 import zlib
 from pathlib import Path
@@ -34,7 +35,7 @@ class ObjectRecord:
     voxels: bytes  # np.packbits of the C-order (R, R, R) bool grid [x, y, z]
     images: tuple[bytes, ...]  # V RGBA PNG images, alpha the object's coverage
     viewpoints: tuple[float, ...]  # V x 4: azimuth, elevation, in-plane rotation, distance
-    warnings: tuple[str, ...] = ()  # recorded in the manifest, not in the record (an open surface)
+    warnings: tuple[str, ...] = ()  # recorded in the manifest, not in the record (an open surface, stray vertices)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,8 +100,8 @@ def mesh_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
     """Voxelise and render one mesh file."""
     from tfrecords_tools.render import renderer  # OpenGL only in worker processes (see render.py)
 
-    mesh = load_mesh(Path(source.path))
-    voxels, warnings = mesh_voxels(mesh, cfg.voxel_res)  # (R, R, R) bool
+    mesh = load_mesh(Path(source.path), cfg.up)
+    voxels, open_warnings = mesh_voxels(mesh, cfg.voxel_res)  # (R, R, R) bool
     if not voxels.any():
         raise BadMesh("zero volume: no voxel occupied")
     rng, render_rng = object_rng(cfg.seed, source.object_id), shot_rng(cfg.seed, source.object_id)
@@ -109,7 +110,7 @@ def mesh_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
     colors = backgrounds(cfg, rng)
     draw = renderer(cfg.image_size)
     images = tuple(png(draw.render(mesh, view, color, shot)) for view, color, shot in zip(views, colors, shots))
-    return record(source, cfg, voxels, images, views, warnings)
+    return record(source, cfg, voxels, images, views, mesh.warnings + open_warnings)
 
 
 def r2n2_object(source: Source, cfg: ConvertConfig) -> ObjectRecord:
@@ -142,6 +143,11 @@ def record(source: Source, cfg: ConvertConfig, voxels: np.ndarray, images: tuple
     """The record of one object."""
     return ObjectRecord(source.object_id, source.category, cfg.voxel_res, np.packbits(voxels).tobytes(), images,
                         tuple(float(x) for x in views.astype(np.float32).ravel()), warnings)
+
+
+def grid_digest(result: ObjectRecord) -> str:
+    """The SHA-256 of an object's packed voxel grid: equal for identical grids."""
+    return hashlib.sha256(result.voxels).hexdigest()
 
 
 def warning_entries(result: ObjectRecord) -> list[dict]:

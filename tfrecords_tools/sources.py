@@ -10,21 +10,28 @@
 - folder: any tree of .obj/.off/.ply/.stl/.glb; category = the top folder (the class); a
   `train` or `test` folder on the way (ModelNet's `CLASS/train/NAME.off`) fixes the split.
 
+Symlinked folders are followed (each real folder once). Files of other types (not materials,
+textures or metadata) and ShapeNet model folders without a model are listed as skipped inputs.
+
 `auto` (the default) detects the layout: r2n2 when both of its folders are there, shapenet when
 synset-id folders hold models, synth when `metadata.json` is there or every mesh is a
 `<id>/model.*` or at the top, else folder (class folders).
 """
 import dataclasses
 import json
+import os
 import re
+from collections import defaultdict
 from importlib import resources
 from pathlib import Path
 
-from tfrecords_tools.errors import UserError
+from tfrecords_tools.errors import UserError, first_few
 from tfrecords_tools.meshes import MESH_SUFFIXES
 
 FORMATS = ("synth", "shapenet", "r2n2", "folder")
-SHAPENET_MODELS = ("*/*/model.obj", "*/*/models/model_normalized.obj")  # SYNSET/MODEL_ID/...
+SHAPENET_MODELS = ("model.obj", "models/model_normalized.obj")  # v1 and v2, in SYNSET/MODEL_ID/
+SIDECAR_SUFFIXES = (".mtl", ".png", ".jpg", ".jpeg", ".tga", ".bmp", ".json", ".binvox")  # materials, textures,
+# metadata (ShapeNet's model_normalized.json, its voxels): read with the meshes or left alone, never skipped
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,9 +51,29 @@ def synset_names() -> dict[str, str]:
     return dict(line.split() for line in text.splitlines() if line and not line.startswith("#"))
 
 
+def tree_files(root: Path) -> list[Path]:
+    """Every file under root, sorted; symlinked folders are followed, each real folder once (a loop ends)."""
+    seen, found = set(), []
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        found += [Path(folder) / name for name in files]
+    return sorted(found)
+
+
 def mesh_files(root: Path) -> list[Path]:
     """Mesh files under root, sorted."""
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in MESH_SUFFIXES and p.is_file())
+    return [p for p in tree_files(root) if p.suffix.lower() in MESH_SUFFIXES and p.is_file()]
+
+
+def unsupported_files(root: Path) -> list[dict]:
+    """The skipped entries of files under root that are neither meshes nor their sidecars (hidden files left out)."""
+    return [{"path": str(p), "reason": f"unsupported file type {p.suffix.lower() or '(none)'}"}
+            for p in tree_files(root)
+            if p.suffix.lower() not in (*MESH_SUFFIXES, *SIDECAR_SUFFIXES) and not p.name.startswith(".")]
 
 
 def synth_metadata(root: Path) -> dict:
@@ -80,8 +107,8 @@ def shapenet_sources(root: Path, synsets: tuple[str, ...]) -> list[Source]:
     """ShapeNetCore v1 and v2."""
     names = synset_names()
     sources = []
-    for pattern in SHAPENET_MODELS:
-        for path in sorted(root.glob(pattern)):
+    for name in SHAPENET_MODELS:
+        for path in sorted(root.glob(f"*/*/{name}")):
             model = path.parent.parent if path.parent.name == "models" else path.parent
             synset = model.parent.name
             if not synsets or synset in synsets:
@@ -128,7 +155,7 @@ def detect_format(meshes: str) -> str:
     root = input_root(meshes)
     if (root / "ShapeNetVox32").is_dir() and (root / "ShapeNetRendering").is_dir():
         return "r2n2"
-    models = (p.relative_to(root) for pattern in SHAPENET_MODELS for p in root.glob(pattern))
+    models = (p.relative_to(root) for name in SHAPENET_MODELS for p in root.glob(f"*/*/{name}"))
     if any(re.fullmatch(r"\d{8}", rel.parts[0]) for rel in models):  # SYNSET/MODEL_ID/...
         return "shapenet"
     if (root / "metadata.json").is_file():
@@ -137,14 +164,33 @@ def detect_format(meshes: str) -> str:
     return "folder" if any(len(r.parts) > 1 and r.stem != "model" for r in rels) else "synth"
 
 
+def shapenet_without_model(root: Path, synsets: tuple[str, ...]) -> list[dict]:
+    """The skipped entries of ShapeNet model folders (SYNSET/MODEL_ID) holding neither v1's nor v2's model file."""
+    return [{"path": str(model), "reason": f"no model: neither {' nor '.join(SHAPENET_MODELS)} in the model folder"}
+            for model in sorted(root.glob("*/*"))
+            if model.is_dir() and re.fullmatch(r"\d{8}", model.parent.name)
+            and (not synsets or model.parent.name in synsets)
+            and not any((model / name).is_file() for name in SHAPENET_MODELS)]
+
+
+def unusable_inputs(fmt: str, meshes: str, synsets: tuple[str, ...] = ()) -> list[dict]:
+    """The skipped entries ({path, reason}) found while discovering: files of other types, models without a mesh."""
+    root = Path(meshes)
+    if fmt == "r2n2":
+        return []
+    missing = shapenet_without_model(root, synsets) if fmt == "shapenet" else []
+    return missing + unsupported_files(root)
+
+
 def unique_ids(sources: list[Source]) -> None:
-    """A UserError naming both files when two inputs give the same object id."""
-    seen: dict[str, str] = {}
+    """A UserError naming every object id that several inputs give (the first few, with their files, and a count)."""
+    paths = defaultdict(list)
     for source in sources:
-        if source.object_id in seen:
-            raise UserError(f"two inputs give the object id {source.object_id!r}: {seen[source.object_id]} and "
-                            f"{source.path}; rename or remove one")
-        seen[source.object_id] = source.path
+        paths[source.object_id].append(source.path)
+    clashes = [f"{object_id!r} ({' and '.join(files)})" for object_id, files in paths.items() if len(files) > 1]
+    if clashes:
+        raise UserError(f"{len(clashes)} object id(s) given by more than one input: {first_few(clashes)}; "
+                        "rename or remove all but one file of each")
 
 
 def discover(fmt: str, meshes: str, synsets: tuple[str, ...] = (), category: str = "") -> list[Source]:

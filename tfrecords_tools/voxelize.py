@@ -8,7 +8,9 @@ meshes work too. A voxel is solid when at least two of the three axes call it in
 majority repairs single rays that graze an edge or pass through a small hole. Voxels that
 contain a crossing point (unless it lies on a voxel boundary, where the centres beside it
 decide) are added, so thin parts keep their surface, and every cavity the result encloses is
-filled (inner faces, nested shells). Faces must be oriented consistently within each closed
+filled (inner faces, nested shells). The surface shell of open meshes also takes, for a crossing
+on a voxel boundary, the voxel past it (a plane through voxel corners, x + y + z = 0, would
+otherwise have no shell). Faces must be oriented consistently within each closed
 part; a mesh with a few flipped faces gets streaks along the rays through them.
 
 A ray that ends inside the mesh (a non-zero winding number after its last crossing) left it
@@ -31,7 +33,7 @@ class Voxels:
     """The voxelisations of one mesh."""
 
     solid: np.ndarray  # (R, R, R) bool: inside by majority, plus the surface, cavities filled
-    surface: np.ndarray  # (R, R, R) bool: the voxels the faces pass through (a thin shell)
+    surface: np.ndarray  # (R, R, R) bool: the voxels the faces pass through (a thin shell), on voxel boundaries too
     leaking: tuple[float, ...]  # per axis (x, y, z), share of the rays hitting the mesh that end inside it
 
 
@@ -40,14 +42,16 @@ def voxel_grids(vertices: np.ndarray, faces: np.ndarray, res: int) -> Voxels:
     grid = (vertices[faces].astype(np.float64) + 0.5) * res  # (F, 3, 3) in voxel units
     votes = np.zeros((res, res, res), np.uint8)
     shell = np.zeros((res, res, res), bool)
+    on_boundaries = np.zeros((res, res, res), bool)
     leaking = []
     for u, v, axis in AXES:
-        inside, crossings, ends = axis_inside(grid[..., [u, v]], grid[..., axis], res)
+        inside, crossings, boundary, ends = axis_inside(grid[..., [u, v]], grid[..., axis], res)
         order = np.argsort((u, v, axis))
         votes += np.transpose(inside, order)
         shell |= np.transpose(crossings, order)
+        on_boundaries |= np.transpose(boundary, order)
         leaking.append(float((ends > 0).sum() / max((ends >= 0).sum(), 1)))
-    return Voxels(binary_fill_holes((votes >= 2) | shell), shell, tuple(leaking))
+    return Voxels(binary_fill_holes((votes >= 2) | shell), shell | on_boundaries, tuple(leaking))
 
 
 def voxelize(vertices: np.ndarray, faces: np.ndarray, res: int) -> np.ndarray:
@@ -60,9 +64,10 @@ def top_left(edge: np.ndarray) -> np.ndarray:
     return (edge[..., 1] < 0) | ((edge[..., 1] == 0) & (edge[..., 0] > 0))
 
 
-def axis_inside(uv: np.ndarray, depth: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Inside by winding number (R, R, R) and crossing voxels (R, R, R), indexed [u, v, depth], and per ray (R, R)
-    -1 when it misses the mesh, 1 when it ends inside (left through an opening), else 0."""
+def axis_inside(uv: np.ndarray, depth: np.ndarray, res: int) -> tuple[np.ndarray, ...]:
+    """Inside by winding number (R, R, R), the voxels holding a crossing (R, R, R) and those just past a crossing on a
+    voxel boundary (R, R, R), indexed [u, v, depth], and per ray (R, R) -1 when it misses the mesh, 1 when it ends
+    inside (left through an opening), else 0."""
     cross = ((uv[:, 1, 0] - uv[:, 0, 0]) * (uv[:, 2, 1] - uv[:, 0, 1])
              - (uv[:, 1, 1] - uv[:, 0, 1]) * (uv[:, 2, 0] - uv[:, 0, 0]))  # (F,) twice the signed area
     keep = cross != 0
@@ -102,9 +107,11 @@ def axis_inside(uv: np.ndarray, depth: np.ndarray, res: int) -> tuple[np.ndarray
     winding = np.cumsum(delta, axis=2)  # (R, R, R + 1)
     inside = winding[..., :res] != 0
     crossings = np.zeros((res, res, res), bool)
+    boundary = np.zeros((res, res, res), bool)
     inner = np.abs(z - np.round(z)) > SNAP  # a face on a voxel boundary: the centres beside it decide
     crossings[col_u[inner], col_v[inner], np.clip(np.floor(z[inner]), 0, res - 1).astype(np.int64)] = True
+    boundary[col_u[~inner], col_v[~inner], np.clip(np.round(z[~inner]), 0, res - 1).astype(np.int64)] = True
     ends = np.full((res, res), -1, np.int8)  # (R, R)
     ends[col_u, col_v] = 0
     ends[(ends == 0) & (winding[..., res] != 0)] = 1
-    return inside, crossings, ends
+    return inside, crossings, boundary, ends

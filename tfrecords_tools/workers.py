@@ -9,7 +9,11 @@ with an error instead of leaving the run waiting.
 Stopping is the parent's alone. Children start with SIGINT blocked, so Ctrl-C (sent to the whole
 process group by a terminal) reaches only the parent, which then terminates its workers at once,
 whatever they are doing; the finished work is written by the parent only, so nothing is half
-done. Workers ask Linux for a SIGTERM when their parent dies (`kill -9`), so none is left behind.
+done. A Ctrl-C while the children start waits until they have all started (interrupting the
+parent half-way through handing a child its start-up data would make the child fail with
+`EOFError: Ran out of input`): the signal may be delivered to any of the parent's threads, so
+blocking it in the main thread is not enough, and the parent's handler defers it instead.
+Workers ask Linux for a SIGTERM when their parent dies (`kill -9`), so none is left behind.
 """
 import contextlib
 import ctypes
@@ -42,15 +46,21 @@ def children_without_tensorflow() -> Iterator[None]:
 
 @contextlib.contextmanager
 def sigint_blocked() -> Iterator[None]:
-    """While children start, block SIGINT: they inherit the mask and never see Ctrl-C; the parent gets it after."""
+    """While children start, block SIGINT (they inherit the mask and never see Ctrl-C) and defer the parent's Ctrl-C,
+    whichever thread receives it, to the end of the block."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    received = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        signal.signal(signal.SIGINT, handler)
+        if received and callable(handler):
+            handler(signal.SIGINT, None)  # the deferred Ctrl-C: KeyboardInterrupt under the default handler
 
 
 def die_with_parent(parent: int) -> None:
@@ -103,13 +113,12 @@ def imap_spawned(function: Callable[..., T], jobs: Iterable[tuple], workers: int
     count = max(1, min(workers, len(jobs)))
     for task in [*enumerate(jobs), *[None] * count]:
         tasks.put(task)
-    with children_without_tensorflow(), sigint_blocked():
-        processes = [context.Process(target=serve, args=(pickle.dumps(function), tasks, results, os.getpid()),
-                                 daemon=True)
-                     for _ in range(count)]
-        for process in processes:
-            process.start()
+    processes = [context.Process(target=serve, args=(pickle.dumps(function), tasks, results, os.getpid()), daemon=True)
+                 for _ in range(count)]
     try:
+        with children_without_tensorflow(), sigint_blocked():
+            for process in processes:
+                process.start()
         finished = {}
         for index in range(len(jobs)):
             while index not in finished:
@@ -120,7 +129,8 @@ def imap_spawned(function: Callable[..., T], jobs: Iterable[tuple], workers: int
                 raise value
             yield value
     finally:
-        for process in processes:
+        started = [process for process in processes if process.pid is not None]
+        for process in started:
             process.terminate()
-        for process in processes:
+        for process in started:
             process.join()

@@ -23,6 +23,7 @@ def test_beam_direct_runner_writes_the_same_examples_as_the_local_converter(tiny
     assert records(str(out)) == records(tiny_data)
     local = json.loads((Path(tiny_data) / "manifest.json").read_text())
     assert manifest["skipped"] == local["skipped"] and manifest["config"] == local["config"]
+    assert manifest["warnings"] == local["warnings"] and manifest["up"] == local["up"] == "y"
     for split in ("train", "test"):
         assert manifest["splits"][split]["objects"] == local["splits"][split]["objects"]
         assert [s["file"] for s in manifest["splits"][split]["shards"]] == [s["file"] for s in local["splits"][split]["shards"]]

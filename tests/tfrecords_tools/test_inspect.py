@@ -9,7 +9,7 @@ from PIL import Image
 from tfrecords_tools.captions import captioned
 from tfrecords_tools.cli import main
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.inspect import summary
+from tfrecords_tools.inspect import row_caption, summary
 from tfrecords_tools.manifest import read_manifest
 from tfrecords_tools.read import dataset
 
@@ -42,3 +42,11 @@ def test_summary_names_the_mask_and_the_render_randomisation(tiny_data):
     assert "images: RGBA, alpha the coverage mask; render randomisation: none" in summary(manifest)
     manifest["config"].update(off_centre=0.25, truncation=0.5)
     assert "render randomisation: --off-centre 0.25, --truncation 0.5" in summary(manifest)
+
+
+def test_captions_and_summary_name_the_up_axis(tiny_data):
+    manifest = read_manifest(tiny_data)
+    assert row_caption({"object_id": b"horse", "category": b"animal"}, "z") == "horse (animal; up: z)"
+    assert "up: the meshes' y axis" in summary(manifest)
+    manifest["config"]["up"] = "-z"
+    assert "up: the meshes' -z axis" in summary(manifest)

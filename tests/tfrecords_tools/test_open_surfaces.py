@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import trimesh
 
@@ -45,6 +46,24 @@ def test_tilted_plane_is_a_thin_shell_with_a_warning():
     assert voxels.sum() >= 32 * 32 and distance_to_tilted_plane(32, voxels).max() < 1.5
     [warning] = warnings
     assert warning.startswith("open surface (4 boundary edges") and "thin shell" in warning
+
+
+def square_in_plane(normal: np.ndarray) -> trimesh.Trimesh:
+    """A square centred at the origin in the plane through it with this normal."""
+    a = np.cross(normal, [0.0, 0.0, 1.0] if abs(normal[2]) < 0.9 else [1.0, 0.0, 0.0])
+    a /= np.linalg.norm(a)
+    b = np.cross(normal, a) / np.linalg.norm(normal)
+    return trimesh.Trimesh(np.array([a + b, b - a, -a - b, a - b]), [[0, 1, 2], [0, 2, 3]], process=False)
+
+
+@pytest.mark.parametrize("turn", [0.0, 10.0])
+def test_plane_whose_crossings_lie_on_voxel_boundaries_is_a_thin_shell(turn):
+    normal = trimesh.transformations.rotation_matrix(np.radians(turn), [1, 0, 0])[:3, :3] @ np.ones(3)
+    mesh = as_mesh(square_in_plane(normal))  # turn 0: x + y + z = 0, every ray crosses it at a voxel boundary
+    voxels, [warning] = mesh_voxels(mesh, 32)
+    centres = (np.argwhere(voxels) + 0.5) / 32 - 0.5
+    assert np.abs(centres @ normal / np.linalg.norm(normal)).max() * 32 < 1.5  # a shell, not a wedge
+    assert 300 < voxels.sum() < 2000 and "thin shell" in warning
 
 
 def test_closed_mesh_is_unchanged_and_an_opening_the_majority_closes_stays_solid():

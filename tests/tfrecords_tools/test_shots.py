@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfrecords_tools.config import RENDER_FLAGS, ConvertConfig
+from tfrecords_tools.config import RENDER_FLAGS, VIEWPOINT_SETS, ConvertConfig
 from tfrecords_tools.framing import bounding_radius, framing_distance
 from tfrecords_tools.meshes import load_mesh
 from tfrecords_tools.objects import backgrounds, camera_views, convert_object, object_rng, shot_rng
@@ -47,7 +47,8 @@ def runs(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("meshes")
     synth_dataset(str(root), 3, seed=4)
     sources = discover("synth", str(root))
-    base = ConvertConfig(meshes=str(root), out="unused", voxel_res=16, image_size=SIZE, views=VIEWS, seed=5)
+    base = ConvertConfig(meshes=str(root), out="unused", voxel_res=16, image_size=SIZE, views=VIEWS, seed=5,
+                         viewpoints=VIEWPOINT_SETS["cars"])
     configs = {"plain": base, **{flag: dataclasses.replace(base, **{flag: value}) for flag, value in FLAGS.items()}}
     jobs = [(source, cfg) for cfg in configs.values() for source in sources]
     first, second = (list(imap_spawned(convert_object, jobs, workers=1)) for _ in range(2))

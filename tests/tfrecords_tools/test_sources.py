@@ -13,7 +13,7 @@ from tfrecords_tools.binvox import Binvox, write_binvox
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.sources import detect_format, discover, synset_names
+from tfrecords_tools.sources import detect_format, discover, synset_names, unusable_inputs
 
 SMALL = dict(voxel_res=16, image_size=32, views=2, workers=1, seed=0)
 
@@ -75,10 +75,12 @@ def test_r2n2_converts_to_shards_readable_with_plain_tensorflow(tmp_path):
                                rtol=1e-6)
 
 
-def test_r2n2_refuses_render_randomisation(tmp_path):
+def test_r2n2_refuses_render_randomisation_and_up(tmp_path):
     r2n2_tree(tmp_path / "r2n2")
     with pytest.raises(UserError, match="--format r2n2 brings its own renders: --fov-jitter randomises"):
         convert(ConvertConfig(meshes=str(tmp_path / "r2n2"), out=str(tmp_path / "data"), fov_jitter=0.1, **SMALL))
+    with pytest.raises(UserError, match="--format r2n2 brings its own voxels and renders, upright: --up turns meshes"):
+        convert(ConvertConfig(meshes=str(tmp_path / "r2n2"), out=str(tmp_path / "data"), up="z", **SMALL))
 
 
 def modelnet_tree(root: Path) -> None:
@@ -180,12 +182,40 @@ def test_class_folders_without_format_get_class_categories_and_the_format_is_pri
         (b"chair/a", b"chair"), (b"chair/b", b"chair"), (b"table/c", b"table")}
 
 
-def test_duplicate_object_ids_name_both_files(tmp_path):
-    write_meshes(tmp_path, ["car1/model.obj", "car1/model.off"])
-    with pytest.raises(UserError, match="two inputs give the object id 'car1'") as raised:
+def test_every_duplicate_object_id_is_in_one_error_before_any_work(tmp_path):
+    write_meshes(tmp_path, [f"car{i}/model.{suffix}" for i in range(5) for suffix in ("obj", "off")])
+    write_meshes(tmp_path, ["solo/model.obj"])
+    with pytest.raises(UserError, match=r"^5 object id\(s\) given by more than one input: 'car0' \(") as raised:
         discover("synth", str(tmp_path))
-    assert str(tmp_path / "car1" / "model.obj") in str(raised.value)
-    assert str(tmp_path / "car1" / "model.off") in str(raised.value)
+    message = str(raised.value)
+    assert f"{tmp_path / 'car0' / 'model.obj'} and {tmp_path / 'car0' / 'model.off'}" in message
+    assert "'car2'" in message and "'car3'" not in message and "..." in message and "solo" not in message
+
+
+def test_symlinked_folders_are_followed_and_a_loop_is_visited_once(tmp_path):
+    write_meshes(tmp_path / "elsewhere", ["table/t.obj"])
+    write_meshes(tmp_path / "root", ["chair/c.obj"])
+    (tmp_path / "root" / "table").symlink_to(tmp_path / "elsewhere" / "table")
+    (tmp_path / "root" / "chair" / "again").symlink_to(tmp_path / "root")  # a loop
+    found = {(s.object_id, s.category) for s in discover("folder", str(tmp_path / "root"))}
+    assert found == {("chair/c", "chair"), ("table/t", "table")}
+
+
+def test_files_of_other_types_and_shapenet_folders_without_a_model_are_skipped_inputs(tmp_path):
+    write_meshes(tmp_path / "mixed", ["chair/a.obj"])
+    for name in ("chair/a.mtl", "chair/wood.png", "chair/wood.JPG", "metadata.json", ".DS_Store", "part.STEP",
+                 "chair/notes"):
+        (tmp_path / "mixed" / name).write_text("x")
+    assert unusable_inputs("folder", str(tmp_path / "mixed")) == [
+        {"path": str(tmp_path / "mixed" / "chair" / "notes"), "reason": "unsupported file type (none)"},
+        {"path": str(tmp_path / "mixed" / "part.STEP"), "reason": "unsupported file type .step"}]
+    write_meshes(tmp_path / "shapenet", ["02958343/m1/models/model_normalized.obj"])
+    (tmp_path / "shapenet" / "02958343" / "m2" / "models").mkdir(parents=True)
+    (tmp_path / "shapenet" / "02958343" / "m2" / "models" / "model_normalized.mtl").write_text("x")
+    [missing] = unusable_inputs("shapenet", str(tmp_path / "shapenet"))
+    assert missing == {"path": str(tmp_path / "shapenet" / "02958343" / "m2"),
+                       "reason": "no model: neither model.obj nor models/model_normalized.obj in the model folder"}
+    assert unusable_inputs("shapenet", str(tmp_path / "shapenet"), synsets=("03001627",)) == []
 
 
 R2N2_CATEGORIES = {"02691156": "airplane", "02828884": "bench", "02933112": "cabinet", "02958343": "car",

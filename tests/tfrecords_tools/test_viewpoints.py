@@ -1,12 +1,12 @@
 import numpy as np
 
 from tfrecords_tools.cli import convert_config, parser
-from tfrecords_tools.config import DEFAULT_VIEWPOINTS, VIEWPOINT_SETS, viewpoint_file
+from tfrecords_tools.config import AUTO_VIEWPOINTS, VIEWPOINT_SETS, viewpoint_file
 from tfrecords_tools.viewpoints import ViewpointSampler, read_viewpoints
 
 
 def test_kde_samples_follow_the_fitted_elevations():
-    fitted = read_viewpoints(DEFAULT_VIEWPOINTS)
+    fitted = read_viewpoints(VIEWPOINT_SETS["cars"])
     draws = ViewpointSampler(fitted).sample(4000, np.random.default_rng(0))
     assert draws.shape == (4000, 4)
     np.testing.assert_allclose(np.percentile(draws[:, 1], [25, 50, 75]),
@@ -34,8 +34,8 @@ def test_generic_viewpoints_parse_and_sample_all_around_from_low_to_high():
 
 
 def test_viewpoint_names_pick_the_shipped_files():
-    assert viewpoint_file("cars") == DEFAULT_VIEWPOINTS and viewpoint_file("generic") == VIEWPOINT_SETS["generic"]
+    assert viewpoint_file("cars") == VIEWPOINT_SETS["cars"] and viewpoint_file("generic") == VIEWPOINT_SETS["generic"]
     assert viewpoint_file("my/views.txt") == "my/views.txt"
     args = parser().parse_args(["convert", "--meshes", "m", "--out", "o", "--viewpoints", "generic"])
     assert convert_config(args).viewpoints == VIEWPOINT_SETS["generic"]
-    assert convert_config(parser().parse_args(["convert", "--meshes", "m", "--out", "o"])).viewpoints == DEFAULT_VIEWPOINTS
+    assert convert_config(parser().parse_args(["convert", "--meshes", "m", "--out", "o"])).viewpoints == AUTO_VIEWPOINTS

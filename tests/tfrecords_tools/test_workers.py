@@ -1,6 +1,15 @@
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+from multiprocessing.context import SpawnProcess
+
+import pytest
+
+from tfrecords_tools.workers import imap_spawned
 
 SCRIPT = textwrap.dedent("""
     import numpy as np
@@ -22,3 +31,22 @@ def test_workers_render_when_the_main_module_imported_tensorflow(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout.split("non-white pixels")[1]) > 20
+
+
+def test_ctrl_c_while_the_workers_start_waits_until_all_started_then_ends_them(monkeypatch):
+    started = []
+    real_start = SpawnProcess.start
+
+    def start_after_ctrl_c(process: SpawnProcess) -> None:
+        if not started:  # as the first child starts, Ctrl-C reaches another thread of the parent (a terminal's may)
+            thread = threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT))
+            thread.start()
+            thread.join()
+            time.sleep(0.2)  # time for Python to run its handler in this thread
+        real_start(process)
+        started.append(process)
+
+    monkeypatch.setattr(SpawnProcess, "start", start_after_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        list(imap_spawned(abs, [(-1,)] * 4, workers=2))
+    assert len(started) == 2 and all(process.exitcode is not None for process in started)  # none half-started or left
