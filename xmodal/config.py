@@ -1,8 +1,14 @@
-"""Configuration of a training run: one frozen dataclass, its defaults the documented defaults."""
+"""Configuration of a training run: one frozen dataclass, its defaults the documented defaults; the copy of it a
+run directory keeps (config.json)."""
 import dataclasses
+from pathlib import Path
 
+from tfrecords_tools.manifest import read_json_document
+from tfrecords_tools.validate import key_problem
 from xmodal.augment import Augmentation
 
+CONFIG = "config.json"  # a run's settings, with the data it trains on and that data's shard checksums
+STORED_KEYS = {"preset": str, "loss": str, "data": str}  # in every config.json a run wrote
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 BATCHES = ("triplets", "objects")
 STRATEGIES = ("mirrored", "multi_worker")
@@ -88,3 +94,36 @@ class FitConfig:
     def export_dir(self) -> str:
         """The export base: each run exports a new numbered version into it (xmodal.versions)."""
         return self.export or f"saved_models/{self.run_dir.rstrip('/').split('/')[-1]}"
+
+
+def setting_problem(name: str, value: object, default: object) -> str | None:
+    """What makes a stored setting's value of another JSON type than its default's, or None."""
+    if default is None:  # normalize: a boolean or null
+        fits = value is None or isinstance(value, bool)
+    elif isinstance(default, bool):
+        fits = isinstance(value, bool)
+    elif isinstance(default, float):
+        fits = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        fits = isinstance(value, type(default)) and not isinstance(value, bool)
+    return None if fits else f"key {name} holds {value!r}, not a value of its type"
+
+
+def stored_problem(document: object) -> str | None:
+    """What makes a document other than the config.json `fit` writes, or None."""
+    problem = key_problem("", document, STORED_KEYS, CONFIG)
+    if problem:
+        return problem
+    defaults = FitConfig()
+    for field in dataclasses.fields(FitConfig):
+        if field.name in document and (problem := setting_problem(field.name, document[field.name],
+                                                                getattr(defaults, field.name))):
+            return problem
+    return None if isinstance(document.get("dataset", {}), dict) else "key dataset must be an object"
+
+
+def read_stored(run: Path) -> dict:
+    """The config.json of a run directory; a UserError naming the file when it is missing, cut short or not what
+    `fit` writes."""
+    return read_json_document(run / CONFIG, f"{run} holds no {CONFIG}: not a run directory of xmodal.fit",
+                              stored_problem, "the settings xmodal.fit writes")

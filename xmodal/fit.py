@@ -7,18 +7,21 @@ on 27000 built-in objects of 9 categories, and for data of cars alone on 24000 m
 trains from scratch). A tenth of the
 training objects (at most 256) is held out for validation: at the start and every --eval-every
 steps cross-modal retrieval on them is logged, the best weights are kept, the run stops after
---patience validations without improvement, and the best weights are exported. The run directory
-holds config.json, TensorBoard logs (logs/train, logs/test, logs/validation, and the embedding
-projector in logs/projector) and checkpoints; --resume
-continues from the newest checkpoint with a finite loss and finite weights, with the same step and
-optimizer state (optimiser and schedule settings, such as the learning rate, may change).
+--patience validations without improvement, and the best weights are exported; the final table shows the
+test figures of the starting weights beside them. A non-finite loss, or embeddings collapsed to one point,
+stops the run without an export. The run directory holds config.json (with the data's shard checksums),
+start.json, TensorBoard logs (logs/train, logs/test, logs/validation, and the embedding projector in
+logs/projector) and checkpoints; --resume continues from the newest checkpoint with a finite loss and
+finite weights, with the same step and optimizer state (optimiser and schedule settings, such as the
+learning rate, may change), on the same data only. Off a terminal, progress is a plain line every tenth
+of the run or 30 seconds.
 """
 import argparse
 import contextlib
 import dataclasses
-import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -29,34 +32,37 @@ import tensorflow as tf
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.flags import (crop_fraction, fraction, non_negative_float, non_negative_int, positive_float,
                                    positive_int, seed, unit_interval)
-from tfrecords_tools.manifest import object_count, write_json_atomic
+from tfrecords_tools.manifest import object_count, read_json_document, write_json_atomic
 from tfrecords_tools.read import reading
 from tfrecords_tools.records import has_masks
-from tfrecords_tools.validate import check_dataset
+from tfrecords_tools.validate import check_dataset, key_problem
 from tfrecords_tools.lock import output_lock
 from xmodal.augment import Augmentation
 from xmodal.backgrounds import load_photos
 from xmodal.builtin_data import builtin_dataset
-from xmodal.callbacks import Checkpoints, Summaries
-from xmodal.checkpoints import forget_from, restore, resumable
-from xmodal.config import BATCHES, PRECISIONS, STRATEGIES, FitConfig
+from xmodal.callbacks import Checkpoints, Progress, Summaries
+from xmodal.checkpoints import forget_from, remove_temporaries, restore, resumable, space_for, variable_bytes
+from xmodal.config import BATCHES, CONFIG, PRECISIONS, STRATEGIES, FitConfig, read_stored
 from xmodal.data import Stream, object_views, split_categories, triplets
 from xmodal.embedder import load_embedder
 from xmodal.evaluate import evaluate
 from xmodal.export import write_export
 from xmodal.loop import custom_fit, test_loss_function
 from xmodal.losses import LOSSES
-from xmodal.metrics import table
+from xmodal.metrics import spread, table
 from xmodal.models import PRESETS, XModal, build_encoders, preset
 from xmodal.optimizers import adam_w, learning_rate
 from xmodal.pretrained import init_source
 from xmodal.projector import gather, write_projector
-from xmodal.validation import (Validation, criterion, embedder, read_history, restore_best, validation_ids,
-                               validation_objects)
+from xmodal.validation import (Validation, criterion, embedder, few_objects_note, read_history, restore_best,
+                               validation_ids, validation_objects)
 from xmodal.warm_start import warm_start
 from xmodal.versions import check_export_base
 
 PROJECTOR_OBJECTS = 10
+START = "start.json"  # the test-split metrics of the weights a run started from, for the final table
+PROGRESS_LINES = 10  # off a terminal: a progress line every tenth of the run's steps,
+PROGRESS_SECONDS = 30.0  # or every 30 seconds, whichever comes first
 OPTIMIZER_SETTINGS = ("learning_rate", "warmup_steps", "decay_steps", "weight_decay")  # a resumed run may change them
 RESUMABLE_CHANGES = ("steps", "resume", "export", "out", "patience", "init") + OPTIMIZER_SETTINGS  # likewise
 
@@ -150,7 +156,8 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
                         help="mirrored: the local GPUs or the CPU; multi_worker: a cluster described by TF_CONFIG")
     parser.add_argument("--jit", action="store_true", help="compile the train step with XLA (one replica only)")
     parser.add_argument("--checkpoint-every", type=positive_int, default=defaults.checkpoint_every, help="steps between checkpoints")
-    parser.add_argument("--test-every", type=positive_int, default=defaults.test_every, help="steps between test-batch losses")
+    parser.add_argument("--test-every", type=positive_int, default=defaults.test_every,
+                        help="steps between test-batch losses and checks that the embeddings have not collapsed")
     add_verbose_flag(parser)
     args = parser.parse_args(argv)
     return FitConfig(**{k: v for k, v in vars(args).items() if k != "verbose"})
@@ -219,19 +226,32 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief)
 
 
-def prepare_run(cfg: FitConfig, data: str) -> Path:
-    """Create or check the run directory and write config.json; --resume refuses other settings than the stored
-    ones, except those the stored run predates."""
+def shard_checksums(manifest: dict) -> dict[str, list[str]]:
+    """{split: the SHA-256 of each of its shards}: what a dataset holds, as its manifest records it."""
+    return {split: [shard["sha256"] for shard in entry["shards"]] for split, entry in manifest["splits"].items()}
+
+
+def prepare_run(cfg: FitConfig, data: str, dataset: dict[str, list[str]]) -> Path:
+    """Create or check the run directory and write config.json with the data's shard checksums (`dataset`);
+    --resume refuses other settings than the stored ones, except those the stored run predates, and data that
+    changed since the run started."""
     run = Path(cfg.run_dir)
-    stored = run / "config.json"
+    stored = run / CONFIG
     has_checkpoint = tf.train.latest_checkpoint(str(run / "checkpoints")) is not None
     if cfg.resume and not has_checkpoint:
         raise UserError(f"--resume: {run} holds no checkpoint to resume from")
     if has_checkpoint and not cfg.resume:
         raise UserError(f"{run} already holds a run: pass --resume to continue it, or choose another --out")
-    record = {**dataclasses.asdict(cfg), "data": data}
+    record = {**dataclasses.asdict(cfg), "data": data, "dataset": dataset}
     if cfg.resume and stored.is_file():
-        before = json.loads(stored.read_text())
+        before = read_stored(run)
+        started_on = before.get("dataset", dataset)  # a run made before checksums were stored resumes as before
+        changed = [split for split in sorted(set(dataset) | set(started_on))
+                   if started_on.get(split) != dataset.get(split)]
+        if changed:
+            raise UserError(f"--resume: {data} changed since the run started (its {' and '.join(changed)} shards differ "
+                            f"from the checksums in {stored}: converted again?); resume on the data the run started "
+                            "with, or start a new run with another --out")
         changed = [k for k in record if k not in RESUMABLE_CHANGES and k in before and before[k] != record[k]]
         if changed:
             raise UserError(f"--resume with other settings than the stored run: {', '.join(changed)}")
@@ -265,41 +285,67 @@ def fit(cfg: FitConfig) -> dict:
     p = preset(cfg.preset)
     data = cfg.data or builtin_dataset(cfg.synth_objects, p.voxel_res, p.image_size)
     manifest = check_dataset(data, p.voxel_res, p.image_size)
+    check_splits(data, manifest, validation_objects(cfg.validation_objects, manifest))
     if chief:
         check_export_base(cfg.export_dir, cfg.run_dir)
     with output_lock(cfg.run_dir) if chief else contextlib.nullcontext():  # one run at a time per run directory
-        return train_and_export(cfg, strategy, chief, data, manifest)
+        with space_for(cfg.run_dir):  # a full disk while writing logs or run files: one line
+            return train_and_export(cfg, strategy, chief, data, manifest)
+
+
+def check_splits(data: str, manifest: dict, held_out: int) -> None:
+    """A UserError when the training split leaves fewer than 2 objects to train on (negatives come from other
+    objects) or the test split is empty (nothing to report held-out figures on)."""
+    train = object_count(manifest, "train")
+    if train - held_out < 2:
+        raise UserError(f"{data}: its train split has {train} objects ({held_out} of them held out for validation): "
+                        "training needs at least 2; convert more meshes, or hold out fewer (--validation-objects)")
+    if object_count(manifest, "test") == 0:
+        raise UserError(f"{data}: its test split is empty: there is nothing to report held-out retrieval on; "
+                        "convert again with a --test-fraction above 0")
 
 
 def train_and_export(cfg: FitConfig, strategy: tf.distribute.Strategy, chief: bool, data: str, manifest: dict) -> dict:
     """The body of fit() once its inputs are checked (and the run directory locked, on the chief)."""
-    run = prepare_run(cfg, data) if chief else Path(tempfile.mkdtemp(prefix="xmodal-worker-"))
+    run = (prepare_run(cfg, data, shard_checksums(manifest)) if chief
+           else Path(tempfile.mkdtemp(prefix="xmodal-worker-")))
     held_out = validation_ids(data, manifest, validation_objects(cfg.validation_objects, manifest), cfg.seed)
     keras.mixed_precision.set_dtype_policy(cfg.precision)
     keras.utils.set_random_seed(cfg.seed)
     model, manager, best = starting_model(cfg, strategy, run, chief, lambda: split_categories(data, manifest, "train"))
     start = int(model.optimizer.iterations.numpy())
+    start_metrics = starting_metrics(cfg, model, data, manifest, run) if chief else None
     callbacks = run_callbacks(cfg, model, strategy, data, manifest, run, held_out, best)
-    callbacks.append(Checkpoints(manager, cfg.checkpoint_every))
     train = batches(cfg, data, "train", objects_per_batch(cfg),
                     Stream(cfg.seed, start, cfg.shuffle_buffer, held_out, training_augmentation(cfg, manifest),
                            cfg.same_category))
+    with reading(data):
+        probe = next(iter(train))  # a fixed batch whose embeddings must stay apart
+    callbacks.append(Checkpoints(manager, cfg.checkpoint_every, spread_of(model, probe), cfg.test_every))
     history = train_steps(cfg, model, strategy, data, train, callbacks, start)
-    if callbacks[-1].diverged_at is not None:
-        raise UserError(divergence_advice(callbacks[-1].diverged_at, checkpoint_dir(cfg)))
+    if callbacks[-1].failure is not None:
+        raise UserError(callbacks[-1].failure)
     steps = int(model.optimizer.iterations.numpy())
     train_loss = history.get("loss", [None])[-1]
     if not chief:  # other workers wrote checkpoints and logs to a scratch folder only
         shutil.rmtree(run, ignore_errors=True)
         return {"run": None, "export": None, "steps": steps, "train_loss": train_loss}
     exported = restore_best(model, best, run, steps)
-    export = write_export(model.voxel_encoder, model.image_encoder, cfg.export_dir, manifest["views"], exported,
-                          cfg.mirror_average)
-    write_json_atomic(run / "config.json", {**json.loads((run / "config.json").read_text()), "exported": exported})
-    metrics = report(export, data, run, manifest, exported)
+    export = export_weights(cfg, model, data, manifest, exported)
+    write_json_atomic(run / CONFIG, {**read_stored(run), "exported": exported})
+    metrics = report(export, data, run, manifest, exported, start_metrics)
     print(f"TensorBoard logs and projector: tensorboard --logdir {run / 'logs'}\nexported model: {export}")
     return {"run": str(run), "export": export, "steps": steps, "train_loss": train_loss, "metrics": metrics,
             "exported": exported}
+
+
+def export_weights(cfg: FitConfig, model: XModal, data: str, manifest: dict, exported: dict) -> str:
+    """Write the model's encoders as a new version of the export base, its path; a full disk is one line naming the
+    base and about how much the version needs."""
+    encoders = model.voxel_encoder.variables + model.image_encoder.variables
+    with space_for(cfg.export_dir, 2 * variable_bytes(encoders)):  # the SavedModel and the .keras files
+        return write_export(model.voxel_encoder, model.image_encoder, cfg.export_dir, manifest["views"], exported,
+                            cfg.mirror_average, data)
 
 
 def training_augmentation(cfg: FitConfig, manifest: dict) -> Augmentation:
@@ -314,6 +360,37 @@ def training_augmentation(cfg: FitConfig, manifest: dict) -> Augmentation:
     if aug.masks and cfg.backgrounds:
         return dataclasses.replace(aug, photos=load_photos(cfg.backgrounds))
     return aug
+
+
+def start_problem(document: object) -> str | None:
+    """What makes a document other than the start.json `fit` writes, or None."""
+    return key_problem("", document, {key: dict for key in ("image_to_voxel", "voxel_to_image", "image_to_image",
+                                                            "modality_gap")}, START)
+
+
+def starting_metrics(cfg: FitConfig, model: XModal, data: str, manifest: dict, run: Path) -> dict | None:
+    """The test-split metrics of the weights the run starts from (None when the split is too small to rank):
+    measured once before the first step (they choose nothing), read back from START on --resume."""
+    path = run / START
+    if cfg.resume:
+        return (read_json_document(path, "", start_problem, "the starting metrics xmodal.fit writes")
+                if path.is_file() else None)
+    if object_count(manifest, "test") < 2:
+        return None
+    with reading(data):
+        metrics = embedder(model, data, manifest, None, cfg.mirror_average, split="test")()
+    write_json_atomic(path, metrics)
+    return metrics
+
+
+def spread_of(model: XModal, batch: dict) -> Callable[[], float]:
+    """A function giving the smaller spread (xmodal.metrics.spread) of the voxel and of the image embeddings of
+    `batch` under the model's current weights."""
+    voxels = batch["voxels"]  # (P, R, R, R)
+    pictures = batch["images"] if "images" in batch else batch["positive"]  # (P, K, S, S, C) or (B, S, S, C)
+    images = tf.reshape(pictures, [-1, *pictures.shape[-3:]])[..., :3]  # (N, S, S, 3)
+    return lambda: min(spread(model.voxel_encoder(voxels, training=False).numpy()),
+                       spread(model.image_encoder(images, training=False).numpy()))
 
 
 def starting_model(cfg: FitConfig, strategy: tf.distribute.Strategy, run: Path, chief: bool,
@@ -337,17 +414,26 @@ def run_callbacks(cfg: FitConfig, model: XModal, strategy: tf.distribute.Strateg
                   run: Path, held_out: tuple[str, ...], best: tf.train.CheckpointManager) -> list:
     """TensorBoard summaries with a test batch (when the test split allows one), then validation (when held out)."""
     callbacks = []
+    unit = "triplets" if cfg.batch_kind == "triplets" else "objects"
     test_size = min(objects_per_batch(cfg), object_count(manifest, "test"))
+    summaries = None
     if test_size >= 2:
         test = batches(cfg, data, "test", test_size, Stream(cfg.seed + 1, 0, cfg.shuffle_buffer))
-        callbacks.append(Summaries(str(run / "logs"), test_loss(cfg, model, strategy, test), objects_per_batch(cfg),
-                                   cfg.test_every, "triplets" if cfg.batch_kind == "triplets" else "objects"))
+        summaries = Summaries(str(run / "logs"), test_loss(cfg, model, strategy, test), objects_per_batch(cfg),
+                              cfg.test_every, unit)
+        callbacks.append(summaries)
+    if not sys.stdout.isatty():  # a log file: plain lines instead of a progress bar
+        start = int(model.optimizer.iterations.numpy())
+        callbacks.append(Progress(cfg.steps, max(1, (cfg.steps - start) // PROGRESS_LINES), PROGRESS_SECONDS,
+                                  objects_per_batch(cfg), unit, lambda: summaries and summaries.last_test))
     if held_out:
         start = int(model.optimizer.iterations.numpy())
         validate_now = embedder(model, data, manifest, held_out, cfg.mirror_average, cfg.perturbed_validation)
         callbacks.append(Validation(run, validate_now, cfg.eval_every, cfg.patience, read_history(run, start), best,
                                     criterion(cfg.perturbed_validation)))
         print(f"validating on {len(held_out)} training objects held out by the seed, every {cfg.eval_every} steps")
+        if note := few_objects_note(len(held_out)):
+            print(note)
     return callbacks
 
 
@@ -360,8 +446,9 @@ def train_steps(cfg: FitConfig, model: XModal, strategy: tf.distribute.Strategy,
           f"{strategy.num_replicas_in_sync} replica(s), precision {cfg.precision}, jit {cfg.jit}")
     with reading(data):  # a corrupted record in a training or test batch: one line naming the shard
         if cfg.strategy == "multi_worker":
-            return custom_fit(model, strategy, train, cfg.steps - start, callbacks)
-        return model.fit(train, epochs=1, steps_per_epoch=cfg.steps - start, callbacks=callbacks, shuffle=False).history
+            return custom_fit(model, strategy, train, cfg.steps - start, callbacks, sys.stdout.isatty())
+        return model.fit(train, epochs=1, steps_per_epoch=cfg.steps - start, callbacks=callbacks, shuffle=False,
+                         verbose="auto" if sys.stdout.isatty() else 0).history
 
 
 def checkpoint_dir(cfg: FitConfig) -> str:
@@ -370,7 +457,12 @@ def checkpoint_dir(cfg: FitConfig) -> str:
 
 
 def resume(cfg: FitConfig, checkpoint: tf.train.Checkpoint, optimizer: keras.optimizers.Optimizer, chief: bool) -> None:
-    """Restore the newest checkpoint with a finite loss and finite weights; the chief forgets any later one."""
+    """Restore the newest checkpoint with a finite loss and finite weights; the chief forgets any later one and
+    removes the half-written checkpoint folders a failed save left (a full disk, a kill)."""
+    if chief:
+        for folder in (checkpoint_dir(cfg), str(Path(cfg.run_dir) / "best")):
+            for left in remove_temporaries(folder):
+                print(f"removed {left}: a checkpoint a failed save left half-written")
     found = resumable(checkpoint_dir(cfg))
     if found is None:
         raise UserError(f"--resume: {checkpoint_dir(cfg)} holds no checkpoint with a recorded finite loss and finite "
@@ -380,18 +472,6 @@ def resume(cfg: FitConfig, checkpoint: tf.train.Checkpoint, optimizer: keras.opt
     if chief:
         forget_from(checkpoint_dir(cfg), entry["step"] + 1)
     print(f"resuming from {path} (step {entry['step']}, training loss {entry['loss']:.4g})")
-
-
-def divergence_advice(step: int, directory: str) -> str:
-    """What to do after a non-finite loss at `step`: the checkpoint from before it that --resume will take."""
-    found = resumable(directory)
-    if found is None:
-        return (f"the loss became non-finite at step {step}, before any checkpoint with finite weights: "
-                "start again with a lower --learning-rate and another --out")
-    path, entry = found
-    return (f"the loss became non-finite at step {step}; {path} (step {entry['step']}, training loss "
-            f"{entry['loss']:.4g}) holds finite weights from before it: rerun the same command with a lower "
-            "--learning-rate and --resume to continue from there")
 
 
 def test_loss(cfg: FitConfig, model: XModal, strategy: tf.distribute.Strategy, test: tf.data.Dataset):
@@ -419,8 +499,9 @@ def batches(cfg: FitConfig, data: str, split: str, objects: int, how: Stream) ->
     return stream.with_options(options)
 
 
-def report(export: str, data: str, run: Path, manifest: dict, exported: dict) -> dict:
-    """Evaluate the export on the test split (printed, and saved as metrics.json) and write the projector files."""
+def report(export: str, data: str, run: Path, manifest: dict, exported: dict, start: dict | None) -> dict:
+    """Evaluate the export on the test split (printed beside the `start` metrics of the starting weights, and saved
+    as metrics.json) and write the projector files."""
     print(f"exported the weights of step {exported['step']}"
           + (f" ({exported['criterion']} on validation: {exported['score']:.3f})" if exported.get("score") is not None
              else ""))
@@ -428,8 +509,8 @@ def report(export: str, data: str, run: Path, manifest: dict, exported: dict) ->
         print("test split has fewer than 2 objects: no evaluation")
         return {}
     exports = load_embedder(export)
-    metrics = {**evaluate(exports, data, "test"), "exported": exported}
-    print(f"test split retrieval (export {export}):\n{table(metrics)}")
+    metrics = {**evaluate(exports, data, "test"), "exported": exported, **({"start": start} if start else {})}
+    print(f"test split retrieval (export {export}):\n{table(metrics, start)}")
     write_json_atomic(run / "metrics.json", metrics)
     write_projector(str(run / "logs"), gather(exports, data, "test", PROJECTOR_OBJECTS))
     return metrics

@@ -16,14 +16,15 @@ def distributed_step(strategy: tf.distribute.Strategy, step) -> tf.types.experim
 
 
 def custom_fit(model: keras.Model, strategy: tf.distribute.Strategy, train: tf.data.Dataset, steps: int,
-               callbacks: list[keras.callbacks.Callback]) -> dict:
-    """Train `steps` steps; callbacks get on_train_begin/on_train_batch_end/on_train_end as under fit."""
+               callbacks: list[keras.callbacks.Callback], progress_bar: bool = True) -> dict:
+    """Train `steps` steps; callbacks get on_train_begin/on_train_batch_end/on_train_end as under fit; a progress
+    bar as fit's when `progress_bar`."""
     iterator = iter(strategy.experimental_distribute_dataset(train))
     train_step = distributed_step(strategy, model.train_step)
     for callback in callbacks:
         callback.set_model(model)
         callback.on_train_begin()
-    progress = keras.utils.Progbar(steps, stateful_metrics=["loss"])
+    progress = keras.utils.Progbar(steps, stateful_metrics=["loss"], verbose=1 if progress_bar else 0)
     losses = []
     for batch in range(steps):
         loss = float(train_step(iterator))

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 KS = (1, 5, 10)
+TINY = 1e-12  # a norm below this is 0
 
 
 def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -45,15 +46,24 @@ def retrieval(queries: np.ndarray, query_labels: np.ndarray, gallery: np.ndarray
 
 
 def modality_gap(voxels: np.ndarray, voxel_labels: np.ndarray, images: np.ndarray, image_labels: np.ndarray) -> dict:
-    """Per object: mean distance voxel -> own images over mean distance own images -> other objects' images."""
+    """Per object: mean distance voxel -> own images over mean distance own images -> other objects' images (1.0 when
+    the images of all objects embed to one point, as collapsed embeddings do: 0 / 0 is no figure)."""
     to_images = pairwise_distances(voxels, images)  # (N, M)
     between = pairwise_distances(images, images)  # (M, M)
     ratios = []
     for row, label in enumerate(voxel_labels):
         own = image_labels == label
-        ratios.append(to_images[row, own].mean() / between[np.ix_(own, ~own)].mean())
+        other = between[np.ix_(own, ~own)].mean()
+        ratios.append(to_images[row, own].mean() / other if other > 0 else 1.0)
     return {"mean": float(np.mean(ratios)), "median": float(np.median(ratios)),
             "centroid_distance": float(np.linalg.norm(voxels.mean(0) - images.mean(0)))}
+
+
+def spread(embeddings: np.ndarray) -> float:
+    """How far (N, d) embeddings lie apart: their mean distance from their centroid over their mean norm (about 1 for
+    healthy unit embeddings; 0 when every input embeds to the same point, a collapse)."""
+    distance = np.linalg.norm(embeddings - embeddings.mean(0), axis=1).mean()
+    return float(distance / max(float(np.linalg.norm(embeddings, axis=1).mean()), TINY))
 
 
 def evaluate_embeddings(voxels: np.ndarray, voxel_labels: np.ndarray, images: np.ndarray, image_labels: np.ndarray) -> dict:
@@ -68,14 +78,20 @@ def evaluate_embeddings(voxels: np.ndarray, voxel_labels: np.ndarray, images: np
     }
 
 
-def table(metrics: dict) -> str:
-    """The metrics as a small text table."""
-    lines = [f"{'':16}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'mAP':>8}"]
+def table(metrics: dict, start: dict | None = None) -> str:
+    """The metrics as a small text table; with `start` (the same metrics of the starting weights), those beside them."""
+    columns = ("recall@1", "recall@5", "recall@10", "map")
+    head = f"{'':16}{'R@1':>8}{'R@5':>8}{'R@10':>8}{'mAP':>8}"
+    lines = [f"{'':16}{'exported':>32}{'starting weights':>34}", f"{head}  {head[16:]}"] if start else [head]
     for key in ("image_to_voxel", "voxel_to_image", "image_to_image"):
         m = metrics[key]
-        lines.append(f"{key:16}" + "".join(f"{m[k]:8.3f}" for k in ("recall@1", "recall@5", "recall@10", "map")))
+        beside = f"  {''.join(f'{start[key][k]:8.3f}' for k in columns)}" if start else ""
+        lines.append(f"{key:16}" + "".join(f"{m[k]:8.3f}" for k in columns) + beside)
         lines.append(f"{'  chance':16}" + "".join(f"{m[f'chance_recall@{k}']:8.3f}" for k in KS))
     gap = metrics["modality_gap"]
     lines.append(f"modality gap: mean {gap['mean']:.3f}, median {gap['median']:.3f} (1.0 = as far as another object), "
                  f"centroid distance {gap['centroid_distance']:.3f}; {metrics['n_objects']} objects, {metrics['n_images']} images")
+    if start:
+        lines.append(f"starting weights: modality gap mean {start['modality_gap']['mean']:.3f}, "
+                     f"median {start['modality_gap']['median']:.3f}")
     return "\n".join(lines)

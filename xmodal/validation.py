@@ -8,7 +8,8 @@ folder, and stops the run after `patience` validations without improvement. Its 
 stored beside the checkpoints, so `--resume` continues it.
 """
 import dataclasses
-import json
+import math
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -16,8 +17,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfrecords_tools.manifest import object_count, shard_paths, write_json_atomic
+from tfrecords_tools.manifest import object_count, read_json_document, shard_paths, write_json_atomic
+from tfrecords_tools.validate import key_problem
 from tfrecords_tools.records import decode_rgba, has_masks, parse_spec, unpack_voxels
+from xmodal.checkpoints import is_number, save_checkpoint, variable_bytes
 from xmodal.data import member, object_id
 from xmodal.metrics import evaluate_embeddings
 from xmodal.perturb import VALIDATION, available, perturbed
@@ -27,6 +30,7 @@ CRITERION = "mean of image->voxel and voxel->image Recall@1"
 PERTURBED_CRITERION = f"harmonic mean of the {CRITERION} of clean and of perturbed ('{VALIDATION}') renders"
 MAX_DEFAULT = 256  # the default holds out a tenth of the training objects, at most this many
 MIN_OBJECTS = 4  # fewer validation objects than this rank nothing worth keeping a checkpoint for
+ENOUGH_OBJECTS = 20  # fewer than this, and a Recall@1 differs from another by noise (a standard error of 0.1 or more)
 BATCH = 32
 STATE = "validation.json"
 PERTURB_SEED = 7  # the validation renders are perturbed alike at every validation
@@ -69,15 +73,16 @@ def criterion(perturbed: bool) -> str:
     return PERTURBED_CRITERION if perturbed else CRITERION
 
 
-def embedder(model: keras.Model, data: str, manifest: dict, ids: tuple[str, ...], mirror_average: bool,
-             perturb: bool = False) -> Callable[[], dict]:
-    """A function embedding the validation objects with the model's current encoders, as the export will
-    (xmodal.symmetry), and returning their metrics; with `perturb`, also those of their renders perturbed by
-    xmodal.perturb's VALIDATION (the same perturbation at every validation), under "perturbed"."""
+def embedder(model: keras.Model, data: str, manifest: dict, ids: tuple[str, ...] | None, mirror_average: bool,
+             perturb: bool = False, split: str = "train") -> Callable[[], dict]:
+    """A function embedding the objects `ids` of a split (None: all of them; the validation objects of the training
+    split by default) with the model's current encoders, as the export will (xmodal.symmetry), and returning their
+    metrics; with `perturb`, also those of their renders perturbed by xmodal.perturb's VALIDATION (the same
+    perturbation at every validation), under "perturbed"."""
     res, size, views = manifest["voxel_res"], manifest["image_size"], manifest["views"]
     spec = parse_spec(views)
-    files = [str(p) for p in shard_paths(data, manifest, "train")]
-    objects = (tf.data.TFRecordDataset(files).filter(member(ids)).batch(BATCH)
+    records = tf.data.TFRecordDataset([str(p) for p in shard_paths(data, manifest, split)])
+    objects = ((records if ids is None else records.filter(member(ids))).batch(BATCH)
                .map(lambda r: tf.io.parse_example(r, spec))
                .map(lambda e: {"voxels": unpack_voxels(e["voxels"], res),  # (n, R, R, R)
                                "images": decode_rgba(tf.reshape(e["images"], [-1]), size)})  # (n * V, S, S, 4)
@@ -125,11 +130,30 @@ class History:
         return 0 if best is None else sum(e["step"] > best["step"] for e in self.entries)
 
 
+def state_problem(document: object) -> str | None:
+    """What makes a document other than the validation.json the Validation callback writes, or None."""
+    problem = key_problem("", document, {"history": list}, STATE)
+    for i, entry in enumerate(document["history"] if problem is None else ()):
+        where = f"history[{i}]"
+        problem = key_problem(where, entry, {"step": int, "metrics": dict}, STATE) or (
+            None if is_number(entry.get("score")) else f"key {where}.score must be a number")
+        if problem:
+            return problem
+    return problem
+
+
+def read_state(run: Path) -> dict:
+    """The stored validation.json of a run ({"history": []} when there is none); a UserError naming the file when it
+    is cut short or not what Validation writes."""
+    path = run / STATE
+    if not path.is_file():
+        return {"history": []}
+    return read_json_document(path, "", state_problem, "the validation history xmodal.fit writes")
+
+
 def read_history(run: Path, start_step: int) -> History:
     """The stored history of a run, without validations after `start_step` (they are repeated on resume)."""
-    path = run / STATE
-    entries = json.loads(path.read_text())["history"] if path.is_file() else []
-    return History([e for e in entries if e["step"] <= start_step])
+    return History([e for e in read_state(run)["history"] if e["step"] <= start_step])
 
 
 def summary(metrics: dict) -> dict:
@@ -168,9 +192,10 @@ class Validation(keras.callbacks.Callback):
                 tf.summary.scalar(name, value)
         self.writer.flush()
         if self.history.best is entry:
-            self.best.save(checkpoint_number=step)
+            save_checkpoint(self.best, step, variable_bytes(self.model.variables))
         write_json_atomic(self.run / STATE, {"criterion": self.criterion, "history": self.history.entries})
-        print(f"\nvalidation at step {step}: {self.criterion} {entry['score']:.3f} "
+        after_bar = "\n" if sys.stdout.isatty() else ""  # on a terminal, end the progress bar's line first
+        print(f"{after_bar}validation at step {step}: {self.criterion} {entry['score']:.3f} "
               f"(best {self.history.best['score']:.3f} at step {self.history.best['step']})")
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -191,8 +216,7 @@ class Validation(keras.callbacks.Callback):
 
 def restore_best(model: keras.Model, best: tf.train.CheckpointManager, run: Path, last_step: int) -> dict:
     """Load the best validated weights into the model, if any; {step, criterion, score, validation} of what is left."""
-    path = run / STATE
-    stored = json.loads(path.read_text()) if path.is_file() else {"history": []}
+    stored = read_state(run)
     entries = stored["history"]
     if best.latest_checkpoint is None or not entries:
         return {"step": last_step, "criterion": None, "score": None, "validation": None}
@@ -201,6 +225,17 @@ def restore_best(model: keras.Model, best: tf.train.CheckpointManager, run: Path
     entry = next(e for e in entries if e["step"] == step)
     return {"step": step, "criterion": stored.get("criterion", CRITERION), "score": entry["score"],
             "validation": entry["metrics"]}
+
+
+def few_objects_note(count: int) -> str | None:
+    """A warning when `count` validation objects are too few to choose the exported weights by (fewer than
+    ENOUGH_OBJECTS), with the spread of Recall@1 they imply; None when they are enough."""
+    if count >= ENOUGH_OBJECTS:
+        return None
+    return (f"warning: only {count} objects validate: each Recall@1 moves in steps of 1/{count} = {1 / count:.2f} and "
+            f"its standard error sqrt(p(1-p)/n) is up to {math.sqrt(0.25 / count):.2f} (at p = 0.5), so the exported "
+            f"step is chosen on noise; about {ENOUGH_OBJECTS} or more (--validation-objects, on more data) choose "
+            "it on a difference")
 
 
 def validation_objects(requested: int, manifest: dict) -> int:

@@ -1,5 +1,4 @@
 """Fine-tuning: both encoders start from the weights of an earlier export or run directory of the same preset."""
-import json
 from pathlib import Path
 
 import keras
@@ -7,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
+from xmodal.config import CONFIG, read_stored
 from xmodal.versions import resolve_model
 
 ENCODERS = ("voxel_encoder.keras", "image_encoder.keras")
@@ -19,7 +19,7 @@ def holds_encoders(folder: Path) -> bool:
 
 def run_weights(run: Path, build) -> list[list[np.ndarray]]:
     """[voxel weights, image weights] of a run directory: its best validated checkpoint, else its latest."""
-    stored = json.loads((run / "config.json").read_text())
+    stored = read_stored(run)
     checkpoint = tf.train.latest_checkpoint(str(run / "best")) or tf.train.latest_checkpoint(str(run / "checkpoints"))
     if checkpoint is None:
         raise UserError(f"--init {run}: the run holds no checkpoint")
@@ -34,7 +34,7 @@ def source_weights(path: str, build) -> list[list[np.ndarray]]:
     root = Path(path)
     if not root.is_dir():
         raise UserError(f"--init {path}: no such directory")
-    if (root / "config.json").is_file():
+    if (root / CONFIG).is_file():
         return run_weights(root, build)
     # the shipped pretrained encoders, or an export: a version, or the newest version of a base
     version = root if holds_encoders(root) else resolve_model(path)

@@ -6,9 +6,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from xmodal.checkpoints import read_losses, record_loss, resumable
+from tfrecords_tools.errors import UserError
+from xmodal.checkpoints import read_losses, record_loss, remove_temporaries, resumable
 from xmodal.fit import fit, parse_config
 
 
@@ -43,3 +45,25 @@ def test_checkpoint_with_non_finite_variables_is_never_resumed_from(tmp_path):
         checkpoint.write(f"{directory}/ckpt-{step}")
     path, entry = resumable(directory)
     assert path.endswith("ckpt-1") and entry == {"step": 1, "loss": 0.5}
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('{"ckpt-5": {"step": 5, "lo', "unreadable"),
+    ('["ckpt-5"]', "must be a JSON object"),
+    ('{"ckpt-5": {"loss": 0.5}}', "key ckpt-5.step is missing"),
+    ('{"ckpt-5": {"step": 5, "loss": "low"}}', "key ckpt-5.loss must be a number"),
+])
+def test_a_losses_json_cut_short_or_not_ours_is_one_line_naming_it(tmp_path, text, problem):
+    (tmp_path / "losses.json").write_text(text)
+    with pytest.raises(UserError, match=f"^{tmp_path / 'losses.json'}: .*{problem}"):
+        resumable(str(tmp_path))
+
+
+def test_only_the_temporary_folders_of_our_checkpoint_saves_are_removed(tmp_path):
+    for name in ("ckpt-7_temp", "ckpt-12_temp", "notes_temp", "ckpt-x_temp"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "ckpt-3_temp").write_text("a file, not a save's folder")
+    removed = remove_temporaries(str(tmp_path))
+    assert sorted(p.name for p in removed) == ["ckpt-12_temp", "ckpt-7_temp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-3_temp", "ckpt-x_temp", "notes_temp"]
+    assert remove_temporaries(str(tmp_path / "absent")) == []

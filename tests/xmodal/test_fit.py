@@ -1,5 +1,7 @@
 import dataclasses
+import errno
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,9 +14,13 @@ import pytest
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
+import xmodal.export
 from xmodal.config import FitConfig
 from xmodal.data import Stream, triplets
-from xmodal.fit import compiled_model, fit, mirrored_strategy, prepare_run, stored_model
+from xmodal.embedder import load_embedder
+from xmodal.evaluate import evaluate
+from xmodal.fit import (compiled_model, export_weights, fit, mirrored_strategy, prepare_run, shard_checksums,
+                        stored_model)
 from xmodal.losses import triplet_loss
 from xmodal.models import build_encoders
 from xmodal.symmetry import IMAGE_AXIS, VOXEL_AXIS, embed
@@ -70,8 +76,13 @@ def test_resume_continues_to_the_same_weights(tiny_data, tmp_path):
     whole_export = fit(whole)["export"]
     first = FitConfig(data=tiny_data, steps=10, out=str(tmp_path / "cut"), export=str(tmp_path / "cut_sm"), **TINY_FIT)
     fit(first)
+    left = tmp_path / "cut" / "checkpoints" / "ckpt-15_temp"  # a save cut short by a full disk
+    left.mkdir()
+    (left / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"half")
     resumed = fit(FitConfig(**{**first.__dict__, "steps": 20, "resume": True}))
     assert resumed["steps"] == 20 and resumed["export"] == str(tmp_path / "cut_sm" / "2")
+    assert not left.exists()
+    assert resumed["metrics"]["start"] == json.loads((tmp_path / "cut" / "start.json").read_text())  # of step 0
     for a, b in zip(encoder_weights(whole_export), encoder_weights(resumed["export"])):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
@@ -212,15 +223,126 @@ def test_init_from_another_preset_is_one_line_naming_the_encoder(tiny_model):
         warm_start(model.voxel_encoder, model.image_encoder, tiny_model, stored_model)
 
 
-def test_resume_refuses_changed_settings_but_not_settings_the_stored_run_predates(tmp_path):
-    run = tmp_path / "run"
+SHARDS = {"train": ["a1", "a2"], "test": ["b1"]}  # the shard checksums of a dataset
+
+
+def stored_run(run: Path) -> FitConfig:
+    """A run directory holding one (empty) checkpoint; the config resuming it."""
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-5"\n')
     (run / "checkpoints" / "ckpt-5.index").write_bytes(b"")
-    cfg = FitConfig(data="D", out=str(run), resume=True)
+    return FitConfig(data="D", out=str(run), resume=True)
+
+
+def test_resume_refuses_changed_settings_but_not_settings_the_stored_run_predates(tmp_path):
+    run = tmp_path / "run"
+    cfg = stored_run(run)
     older = {k: v for k, v in {**dataclasses.asdict(cfg), "data": "D"}.items() if k != "mirror_average"}
     (run / "config.json").write_text(json.dumps(older))
-    assert prepare_run(cfg, "D") == run  # made before --mirror-average existed
+    assert prepare_run(cfg, "D", SHARDS) == run  # made before --mirror-average existed
     assert json.loads((run / "config.json").read_text())["mirror_average"] is True
     with pytest.raises(UserError, match="other settings than the stored run: seed, mirror_average$"):
-        prepare_run(dataclasses.replace(cfg, mirror_average=False, seed=3), "D")
+        prepare_run(dataclasses.replace(cfg, mirror_average=False, seed=3), "D", SHARDS)
+
+
+def test_resume_refuses_data_converted_again_but_resumes_on_the_same_data(tmp_path):
+    run = tmp_path / "run"
+    cfg = stored_run(run)
+    (run / "config.json").write_text(json.dumps({**dataclasses.asdict(cfg), "data": "D", "dataset": SHARDS}))
+    assert prepare_run(cfg, "D", SHARDS) == run
+    assert json.loads((run / "config.json").read_text())["dataset"] == SHARDS
+    reconverted = {**SHARDS, "train": ["a1", "c2"]}  # another seed: another split, other shards
+    with pytest.raises(UserError, match=r"^--resume: D changed since the run started \(its train shards differ"):
+        prepare_run(cfg, "D", reconverted)
+    with pytest.raises(UserError, match="its test shards differ"):
+        prepare_run(cfg, "D", {**SHARDS, "test": []})
+    assert json.loads((run / "config.json").read_text())["dataset"] == SHARDS  # the refusal changed nothing
+
+
+def test_shard_checksums_are_the_manifests(tiny_data):
+    manifest = json.loads((Path(tiny_data) / "manifest.json").read_text())
+    checksums = shard_checksums(manifest)
+    assert set(checksums) == {"train", "test"}
+    assert checksums["train"] == [s["sha256"] for s in manifest["splits"]["train"]["shards"]]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('{"preset": "small", "lo', "unreadable"),
+    ("[1, 2]", "must be a JSON object"),
+    ('{"preset": "small", "data": "D"}', "key loss is missing"),
+    ('{"preset": "small", "loss": "triplet", "data": "D", "steps": "many"}', "key steps holds 'many'"),
+])
+def test_a_config_json_cut_short_or_not_ours_is_one_line_on_resume(tmp_path, text, problem):
+    run = tmp_path / "run"
+    cfg = stored_run(run)
+    (run / "config.json").write_text(text)
+    with pytest.raises(UserError, match=f"^{run / 'config.json'}: .*{problem}"):
+        prepare_run(cfg, "D", SHARDS)
+
+
+def test_collapsing_embeddings_stop_the_run_without_an_export(tiny_data, tmp_path):
+    """--learning-rate 30 sends every embedding to one point within a few steps (the loss stays at ln P, finite)."""
+    cfg = FitConfig(data=tiny_data, preset="small", objects_per_batch=4, views_per_object=2, steps=30, learning_rate=30.0,
+                    init="none", checkpoint_every=2, test_every=2, out=str(tmp_path / "run"), export=str(tmp_path / "sm"))
+    with pytest.raises(UserError, match=r"^nothing was exported: the embeddings collapsed after step \d+ \(every input "
+                                        r"embeds to nearly one point: spread [\d.e-]+ at 3 checks in a row, up to "
+                                        r"step \d+\); .*with a lower --learning-rate"):
+        fit(cfg)
+    assert not (tmp_path / "sm").exists() or not any((tmp_path / "sm").iterdir())
+
+
+@pytest.mark.parametrize("split, message", [
+    ("test", "its test split is empty"),
+    ("train", "its train split has 0 objects"),
+])
+def test_an_empty_split_is_one_line_before_the_run_starts(tiny_data, tmp_path, split, message):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    manifest = json.loads((data / "manifest.json").read_text())
+    for shard in manifest["splits"][split]["shards"]:
+        (data / shard["file"]).unlink()
+    manifest["splits"][split] = {"objects": 0, "shards": []}
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match=message):
+        fit(FitConfig(data=str(data), steps=3, out=str(tmp_path / "run"), **TINY_FIT))
+    assert not (tmp_path / "run").exists()
+
+
+def test_holding_out_every_training_object_is_one_line(tiny_data, tmp_path):
+    with pytest.raises(UserError, match=r"its train split has 9 objects \(9 of them held out for validation\)"):
+        fit(FitConfig(data=tiny_data, steps=3, out=str(tmp_path / "run"), validation_objects=9, **TINY_FIT))
+
+
+def test_fine_tuning_reports_the_starting_weights_beside_the_export_in_plain_progress_lines(tiny_data, tiny_model,
+                                                                                           tmp_path, capsys):
+    result = fit(FitConfig(data=tiny_data, steps=2, init=tiny_model, out=str(tmp_path / "run"),
+                           export=str(tmp_path / "sm"), **{**TINY_FIT, "test_every": 1}))
+    expected = evaluate(load_embedder(tiny_model), tiny_data, "test")  # the weights it started from
+    start = result["metrics"]["start"]
+    for key in ("image_to_voxel", "voxel_to_image", "image_to_image"):
+        for name in ("recall@1", "recall@5", "map"):
+            assert start[key][name] == pytest.approx(expected[key][name], abs=1e-6), (key, name)
+    assert json.loads((tmp_path / "run" / "start.json").read_text())["voxel_to_image"] == start["voxel_to_image"]
+    out = capsys.readouterr().out
+    assert "starting weights" in out and "\x1b" not in out  # no progress bar off a terminal
+    lines = [line for line in out.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["1/2", "2/2"]
+    assert all(re.fullmatch(r"step \d/2  train loss [\d.]+  test-batch loss [\d.]+  [\d.]+ triplets/s", line)
+               for line in lines), lines
+
+
+def test_a_full_disk_while_exporting_is_one_line_and_leaves_no_partial_version(tmp_path, monkeypatch):
+    class FillsTheDisk:
+        def write_out(self, filepath: str, **kwargs) -> None:
+            Path(filepath).mkdir()
+            (Path(filepath) / "variables.data").write_bytes(b"half")  # written before the disk filled up
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(xmodal.export, "export_archive", lambda *args: FillsTheDisk())
+    cfg = FitConfig(preset="small", export=str(tmp_path / "sm"))
+    model = compiled_model(cfg)
+    weights = sum(np.asarray(w).nbytes for w in model.voxel_encoder.weights + model.image_encoder.weights)
+    with pytest.raises(UserError, match=f"^no space left on the device of {tmp_path / 'sm'}; it needs about "
+                                        f"{2 * weights / 1e6:.1f} MB, "):
+        export_weights(cfg, model, "", {"views": 4}, {"step": 1})
+    assert list((tmp_path / "sm").iterdir()) == []  # no half-written version

@@ -1,9 +1,10 @@
 import itertools
+import warnings
 
 import numpy as np
 import pytest
 
-from xmodal.metrics import chance_recall, evaluate_embeddings, table
+from xmodal.metrics import chance_recall, evaluate_embeddings, spread, table
 
 
 def brute_force(queries, q_labels, gallery, g_labels, same_set=False):
@@ -86,3 +87,39 @@ def test_chance_recall_by_enumerating_every_draw():
         hits = sum(any(i < relevant for i in draw) for draw in draws)
         assert chance_recall(gallery, relevant, k) == pytest.approx(hits / len(draws))
     assert chance_recall(gallery, 0, 10) == 0.0
+
+
+def test_collapsed_embeddings_give_a_finite_gap_and_no_numpy_warning():
+    """Every embedding at one point (zero, or one unit vector): the gap is 0 / 0 by its formula; it reads 1.0 (the
+    voxels are as far from their images as from any other object's), never nan, and numpy warns of nothing."""
+    labels = np.arange(4)
+    for point in (np.zeros(8), np.eye(8)[0]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = evaluate_embeddings(np.tile(point, (4, 1)), labels, np.tile(point, (8, 1)), np.repeat(labels, 2))
+            text = table(got, got)
+        assert got["modality_gap"] == {"mean": 1.0, "median": 1.0, "centroid_distance": 0.0}
+        assert "nan" not in text and "modality gap: mean 1.000" in text
+
+
+def test_spread_is_the_mean_distance_from_the_centroid_over_the_mean_norm():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(6, 5))
+    centroid = [sum(row[j] for row in x) / len(x) for j in range(5)]
+    distance = np.mean([np.sqrt(sum((row[j] - centroid[j]) ** 2 for j in range(5))) for row in x])
+    norm = np.mean([np.sqrt(sum(v * v for v in row)) for row in x])
+    assert spread(x) == pytest.approx(distance / norm)
+    assert spread(np.tile(x[0], (6, 1))) == pytest.approx(0.0, abs=1e-12) and spread(np.zeros((6, 5))) == 0.0
+    assert spread(3.0 * x) == pytest.approx(spread(x))  # the scale does not matter
+
+
+def test_the_table_shows_the_starting_weights_beside_the_exported_ones():
+    labels = np.arange(5)
+    rng = np.random.default_rng(3)
+    exported = evaluate_embeddings(np.eye(5), labels, np.repeat(np.eye(5), 2, axis=0), np.repeat(labels, 2))
+    start = evaluate_embeddings(rng.normal(size=(5, 5)), labels, rng.normal(size=(10, 5)), np.repeat(labels, 2))
+    rows = {line.split()[0]: line.split()[1:] for line in table(exported, start).splitlines()[2:] if line[:1].isalpha()}
+    assert rows["image_to_voxel"][:4] == ["1.000"] * 4
+    assert rows["image_to_voxel"][4:] == [f"{start['image_to_voxel'][k]:.3f}" for k in ("recall@1", "recall@5",
+                                                                                         "recall@10", "map")]
+    assert "starting weights" in table(exported, start) and "starting weights" not in table(exported)

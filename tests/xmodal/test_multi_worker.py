@@ -39,8 +39,8 @@ def run_cluster(command: list[str]) -> list[str]:
 
 
 def final_loss(output: str) -> str:
-    """The loss the progress bar showed last."""
-    return output.rsplit("loss: ", 1)[1].split()[0]
+    """The training loss of the last progress line (a pipe gets plain lines, `step 6/6  train loss 1.23 ...`)."""
+    return output.rsplit("train loss ", 1)[1].split()[0]
 
 
 def weights(export: str) -> list[np.ndarray]:

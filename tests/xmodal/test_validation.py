@@ -1,14 +1,16 @@
 import json
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfrecords_tools.errors import UserError
 from tfrecords_tools.manifest import read_manifest
 from tfrecords_tools.read import dataset
 from xmodal.data import Stream, object_views
-from xmodal.validation import (CRITERION, History, Validation, default_count, object_ids, read_history,
-                               restore_best, score, validation_ids)
+from xmodal.validation import (CRITERION, History, Validation, default_count, few_objects_note, object_ids,
+                               read_history, restore_best, score, validation_ids)
 
 
 def scripted(score: float) -> dict:
@@ -109,3 +111,23 @@ def test_perturbed_criterion_is_the_harmonic_mean_so_reading_exact_pixels_loses(
     assert score(recalls(0.5, 0.7)) == pytest.approx(0.6)
     assert score({**recalls(0.0, 0.0), "perturbed": recalls(0.0, 0.0)}) == 0.0
     assert score({**recalls(0.5, 0.7, float("nan")), "perturbed": recalls(0.1, 0.1)}) == -1.0
+
+
+def test_too_few_validation_objects_are_warned_about_with_the_spread_they_imply():
+    """5 objects: Recall@1 moves in steps of 1/5 = 0.20; at p = 0.5 its standard error is sqrt(0.25 / 5) = 0.224."""
+    note = few_objects_note(5)
+    assert "only 5 objects validate" in note and "1/5 = 0.20" in note and "up to 0.22 " in note
+    assert f"up to {np.sqrt(0.5 * 0.5 / 19):.2f} " in few_objects_note(19)
+    assert few_objects_note(20) is None and few_objects_note(256) is None
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('{"criterion": "x", "history": [{"step": 0, "sc', "unreadable"),
+    ('"history"', "must be a JSON object"),
+    ('{"criterion": "x"}', "key history is missing"),
+    ('{"history": [{"step": 0, "metrics": {}}]}', r"key history\[0\].score must be a number"),
+])
+def test_a_validation_json_cut_short_or_not_ours_is_one_line_naming_it(tmp_path, text, problem):
+    (tmp_path / "validation.json").write_text(text)
+    with pytest.raises(UserError, match=f"^{tmp_path / 'validation.json'}: .*{problem}"):
+        read_history(tmp_path, 10)
