@@ -1,5 +1,8 @@
-"""Shared fixtures: a tiny synthetic dataset (voxel-res 32, image-size 64, 4 views)."""
+"""Shared fixtures: a tiny synthetic dataset (voxel-res 32, image-size 64, 4 views), a model and an index of it, and
+copies of them that differ in one way."""
+import json
 import os
+import shutil
 from pathlib import Path
 
 import xmodal  # noqa: F401  (quiet TensorFlow start-up)
@@ -76,3 +79,39 @@ def other_model(tmp_path_factory) -> str:
     from xmodal.models import build_encoders
 
     return write_export(*build_encoders("small"), str(tmp_path_factory.mktemp("other") / "export"), views=4)
+
+
+def recalibrated(model: str, folder: Path, distances: list[float] | None) -> str:
+    """A copy of an export (the same graph and weights, so the same checksum) whose calibration.json holds these
+    matched distances, or none (as an export made before calibration)."""
+    from xmodal.calibration import CALIBRATION
+
+    shutil.copytree(model, folder)
+    (folder / CALIBRATION).unlink()
+    if distances is not None:
+        (folder / CALIBRATION).write_text(json.dumps({"split": "test", "objects": 1, "distances": distances}))
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def uncalibrated_model(tiny_model, tmp_path_factory) -> str:
+    """The tiny model as an export made before calibration: no calibration.json."""
+    return recalibrated(tiny_model, tmp_path_factory.mktemp("uncalibrated") / "1", None)
+
+
+@pytest.fixture(scope="session")
+def unlike_model(tiny_model, tmp_path_factory) -> str:
+    """The tiny model with a calibration whose matched pairs all lay at distance 0: every picture looks unlike."""
+    return recalibrated(tiny_model, tmp_path_factory.mktemp("unlike") / "1", [0.0])
+
+
+def empty_test_split(data: str, root: Path) -> Path:
+    """A copy of a dataset whose test split holds no object (its shards gone from the manifest and the folder)."""
+    copy = root / "empty-test"
+    shutil.copytree(data, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for shard in manifest["splits"]["test"]["shards"]:
+        (copy / shard["file"]).unlink()
+    manifest["splits"]["test"] = {"objects": 0, "shards": []}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy

@@ -44,18 +44,47 @@ unit_interval = bounded(float, lambda v: 0 <= v <= 1, "must be from 0 to 1")  # 
 crop_fraction = bounded(float, lambda v: 0 < v <= 1, "must be greater than 0 and at most 1")  # a share of a side
 
 
+def writable_parent(out: Path, flag: str) -> Path:
+    """`out`, its folder made if missing; a UserError when that folder cannot be made or written."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"{flag} {out}: cannot create its folder: {error.strerror}") from None
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {out}: its folder is not writable")
+    return out
+
+
+def file_output(path: str, flag: str) -> Path:
+    """The path of a file to write for `flag` (a JSON report, say): not a folder, its folder made if missing and
+    writable; a UserError otherwise (checked before any work)."""
+    out = Path(path)
+    if out.is_dir():
+        raise UserError(f"{flag} {path} is a folder: name a file in it")
+    return writable_parent(out, flag)
+
+
+def folder_output(path: str, flag: str) -> Path:
+    """The path of a folder to write into for `flag`: made if missing, writable; a UserError otherwise (checked
+    before any work)."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{flag} {path} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"{flag} {path}: cannot create it: {error.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: not writable")
+    return out
+
+
 def picture_output(path: str, flag: str) -> Path:
     """The path of a picture to write for `flag`: a file name PIL writes, its folder made if missing and writable;
     a UserError otherwise (checked before any work)."""
     out = Path(path)
     if out.is_dir():
         raise UserError(f"{flag} {path} is a folder: name a picture file, e.g. {Path(path) / 'grid.png'}")
-    if out.suffix.lower() not in Image.registered_extensions():
+    if Image.registered_extensions().get(out.suffix.lower()) not in Image.SAVE:
         raise UserError(f"{flag} {path}: name a picture file ending in .png or .jpg")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"{flag} {path}: cannot create its folder: {error.strerror}") from None
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise UserError(f"{flag} {path}: its folder is not writable")
-    return out
+    return writable_parent(out, flag)

@@ -2,7 +2,7 @@
 import argparse
 
 from tfrecords_tools.errors import add_verbose_flag, run_cli
-from tfrecords_tools.flags import positive_int
+from tfrecords_tools.flags import folder_output, picture_output, positive_int
 from tfrecords_tools.validate import check_dataset
 from xmodal.embedder import load_embedder
 from xmodal.projector import gather, write_projector, write_tsne
@@ -14,12 +14,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m xmodal.embed", description=__doc__)
     parser.add_argument("--model", required=True, help=MODEL_HELP)
     parser.add_argument("--data", required=True, help="converted dataset")
-    parser.add_argument("--logdir", required=True, help="TensorBoard log directory to write the projector files into")
+    parser.add_argument("--logdir", required=True, help="TensorBoard log directory to write the projector files into "
+                                                        "(made if missing)")
     parser.add_argument("--objects", type=positive_int, default=10, help="number of test objects (default 10)")
     parser.add_argument("--split", default="test", help="split to draw objects from (default test)")
-    parser.add_argument("--tsne", help="also write a t-SNE picture to this PNG")
+    parser.add_argument("--tsne", help="also write a t-SNE picture to this PNG (its folder is made if missing)")
     add_verbose_flag(parser)
     args = parser.parse_args()
+    folder_output(args.logdir, "--logdir")
+    if args.tsne:
+        picture_output(args.tsne, "--tsne")
     embedder = load_embedder(args.model)
     check_dataset(args.data, embedder.voxel_res, embedder.image_size)
     gathered = gather(embedder, args.data, args.split, args.objects)

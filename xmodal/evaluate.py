@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from tfrecords_tools.errors import add_verbose_flag, run_cli
+from tfrecords_tools.flags import file_output
 from tfrecords_tools.manifest import write_json_atomic
 from xmodal.embedder import Embedder, embed_split, load_embedder
 from xmodal.backgrounds import load_photos, shipped_photos
@@ -24,7 +25,7 @@ def main() -> None:
     parser.add_argument("--model", required=True, help=MODEL_HELP)
     parser.add_argument("--data", required=True, help="converted dataset")
     parser.add_argument("--split", default="test", help="split to evaluate (default test)")
-    parser.add_argument("--out", help="write the metrics as JSON here")
+    parser.add_argument("--out", help="write the metrics as JSON into this file (its folder is made if missing)")
     parser.add_argument("--perturb", action="store_true",
                         help="the robustness benchmark: Recall@1/@5 with the query images shifted, zoomed, turned, "
                              "put on other backgrounds, JPEG-compressed, blurred, noised and recoloured")
@@ -33,6 +34,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="with --perturb: seed of the perturbations (default 0)")
     add_verbose_flag(parser)
     args = parser.parse_args()
+    if args.out:
+        file_output(args.out, "--out")
     embedder = load_embedder(args.model)
     if args.perturb:
         photos = load_photos(args.backgrounds) if args.backgrounds else shipped_photos()

@@ -8,10 +8,13 @@ mirror-averaged (xmodal.symmetry) unless the run was trained with `--no-mirror-a
   InvalidArgumentError
 - `embed_images(images: uint8 (N, S, S, 3))` -> `embedding (N, 128)`
 - `embed_png(images: string (N,))`: PNG or JPEG bytes of any size (8 or 16 bits, grey or colour;
-  transparency composited on white), decoded and resized to S x S inside the graph -> `embedding (N, 128)`
+  transparency composited on white), decoded, resized to fit S x S keeping the aspect ratio and padded to the
+  square with white inside the graph (letterboxed, never stretched) -> `embedding (N, 128)`
 - `serving_default(examples: string (N,))`: serialized tf.train.Examples of docs/format.md
   -> `voxel_embedding (N, 128)`, `image_embeddings (N, V, 128)`
 An empty batch gives (0, 128) (and (0, V, 128)).
+Beside them, `training.json` (which step, how it validated) and `calibration.json` (xmodal.calibration: the
+distances between the test split's pictures and their own shapes, which give search results a confidence).
 """
 import shutil
 from pathlib import Path
@@ -22,6 +25,7 @@ import tensorflow as tf
 from tfrecords_tools.atomic import temporary_name
 from tfrecords_tools.manifest import write_json_atomic
 from tfrecords_tools.records import decode_images, parse_spec, unpack_voxels
+from xmodal.calibration import CALIBRATION, measured
 from xmodal.serving_inputs import binary_voxels, pictures, unless_empty
 from xmodal.symmetry import IMAGE_AXIS, VOXEL_AXIS, embed
 from xmodal.versions import next_version, publish, stale_temporaries
@@ -75,17 +79,25 @@ def export_archive(voxels: keras.Model, images: keras.Model, views: int,
 
 
 def write_export(voxels: keras.Model, images: keras.Model, base: str, views: int, training: dict | None = None,
-                 mirror_average: bool = True) -> str:
-    """Write a new version `base/<n>/` (the SavedModel, the two `.keras` encoders and `training.json`: which
-    step, how it validated, whether the signatures mirror-average) atomically; return its path."""
+                 mirror_average: bool = True, data: str = "") -> str:
+    """Write a new version `base/<n>/` (the SavedModel, the two `.keras` encoders, `training.json`: which step, how
+    it validated, whether the signatures mirror-average, and `calibration.json` measured on the test split of
+    `data` when it has objects) atomically; return its path."""
     out = Path(base)
     out.mkdir(parents=True, exist_ok=True)
     for stale in stale_temporaries(out):  # left by exports that were killed
         shutil.rmtree(stale)
     tmp = temporary_name(out / str(next_version(out)))
     shutil.rmtree(tmp, ignore_errors=True)
-    export_archive(voxels, images, views, mirror_average).write_out(str(tmp), verbose=False)
-    voxels.save(tmp / "voxel_encoder.keras")
-    images.save(tmp / "image_encoder.keras")
-    write_json_atomic(tmp / "training.json", {**(training or {}), "mirror_average": mirror_average})
-    return str(publish(tmp, out))
+    try:
+        export_archive(voxels, images, views, mirror_average).write_out(str(tmp), verbose=False)
+        voxels.save(tmp / "voxel_encoder.keras")
+        images.save(tmp / "image_encoder.keras")
+        write_json_atomic(tmp / "training.json", {**(training or {}), "mirror_average": mirror_average})
+        matched = measured(voxels, images, data, mirror_average) if data else None
+        if matched is not None:
+            write_json_atomic(tmp / CALIBRATION, matched)
+        return str(publish(tmp, out))
+    except BaseException:  # a full disk, Ctrl-C: no half-written version is left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.manifest import object_count, read_manifest
 from xmodal.builtin_data import builtin_dataset
+from xmodal.calibration import calibration
 from xmodal.config import FitConfig
 from xmodal.embedder import load_embedder
 from xmodal.search.backends import EXACT_BELOW, KINDS
@@ -80,6 +81,15 @@ def counted(parts: Iterator[Entries], bar: tqdm) -> Iterator[Entries]:
         yield part
 
 
+def calibration_line(export: dict) -> str:
+    """What the export's calibration holds (the confidences of picture queries), or that it has none."""
+    matched = calibration(export)
+    if matched is None:
+        return "calibration: none (an export made before calibration: picture queries get no confidence)"
+    return (f"calibration: {len(matched.distances)} matched pairs of the {matched.split} split, distances "
+            f"{matched.distances[0]:.4f} to {matched.distances[-1]:.4f}")
+
+
 def summary(description: dict) -> str:
     """What an index holds, in a few lines."""
     export = description["export"]
@@ -90,6 +100,7 @@ def summary(description: dict) -> str:
     return "\n".join([f"index: {description['count']} shapes, {description['dim']} dimensions, {kind['name']}{params}",
                       f"categories: {categories}",
                       f"export: {export['path']} (version {export['version']}, sha256 {export['sha256'][:12]})",
+                      calibration_line(export),
                       *(f"source: {s.get('data') or s.get('embeddings')} ({s['objects']} objects)"
                         for s in description["sources"])])
 

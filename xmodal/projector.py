@@ -7,6 +7,7 @@ from PIL import Image
 from tensorboard.plugins import projector
 
 from tfrecords_tools.atomic import atomic_file, write_text_atomic
+from tfrecords_tools.errors import UserError
 from tfrecords_tools.objects import render_voxels
 from tfrecords_tools.read import dataset, reading
 from tfrecords_tools.workers import imap_spawned
@@ -22,6 +23,8 @@ def gather(embedder: Embedder, data: str, split: str, objects: int) -> dict:
     """Embeddings (K, 128), metadata rows and thumbnails (K, T, T, 3) of each object's views, then its voxels."""
     with reading(data):
         rows = list(dataset(data, split).take(objects).as_numpy_iterator())
+    if not rows:
+        raise UserError(f"split {split!r} of {data} is empty: no object to embed")
     jobs = [(row["voxels"].astype(bool), row["viewpoints"][0], THUMBNAIL) for row in rows]
     voxel_pictures = list(imap_spawned(render_voxels, jobs, workers=1))
     vectors, metadata, thumbnails = [], [], []

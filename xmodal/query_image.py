@@ -1,4 +1,5 @@
-"""Query pictures of `retrieve` and `serve`: any image PIL reads, as 8-bit RGB with transparency composited on white."""
+"""Query pictures of `retrieve` and `serve`: any image PIL reads, as 8-bit RGB with transparency composited on white,
+letterboxed to a square on white (never stretched), as the export's `embed_png` does in its graph."""
 import io
 import warnings
 from pathlib import Path
@@ -8,7 +9,7 @@ from PIL import Image
 
 from tfrecords_tools.errors import UserError
 
-BACKGROUND = "white"  # transparent pixels are shown and embedded over this colour
+BACKGROUND = "white"  # transparent pixels, and the letterbox around a picture that is not square, are this colour
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")  # 16-bit grayscale PNGs open in these modes
 
 
@@ -50,6 +51,17 @@ def read_query(path: str) -> Image.Image:
     except OSError as error:
         raise UserError(f"{path}: not a readable image: {error.strerror}") from None
     return read_picture(data, path)
+
+
+def letterboxed(image: Image.Image) -> Image.Image:
+    """The picture centred on a white square as wide as its longer side (a square picture as it is)."""
+    width, height = image.size
+    if width == height:
+        return image
+    side = max(width, height)
+    square = Image.new("RGB", (side, side), BACKGROUND)
+    square.paste(image, ((side - width) // 2, (side - height) // 2))
+    return square
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -1,4 +1,9 @@
-"""`python -m xmodal.retrieve`: the k shapes nearest to a picture (or to a mesh), from an index of voxel embeddings."""
+"""`python -m xmodal.retrieve`: the k shapes nearest to a picture (or to a mesh), from an index of voxel embeddings.
+
+A picture that is not square is letterboxed: centred on a white square (never stretched), transparency on white
+too. Each result of a picture query has a confidence: the share of the export's matched pairs (a test picture and
+its own shape, measured at export) that lie at least as far apart; a note says when the nearest shape is farther
+than every matched pair (the query looks unlike the catalogue)."""
 import argparse
 import io
 from pathlib import Path
@@ -9,7 +14,7 @@ from tfrecords_tools.atomic import atomic_file
 from tfrecords_tools.captions import captioned
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.flags import picture_output, positive_int
-from xmodal.query_image import png_bytes, read_query
+from xmodal.query_image import letterboxed, png_bytes, read_query
 from xmodal.search.catalogue import Catalogue, Hit
 from xmodal.search.queries import open_searcher
 from xmodal.versions import MODEL_HELP
@@ -17,10 +22,15 @@ from xmodal.versions import MODEL_HELP
 TILE = 160  # pixels per picture in the --out grid
 
 
+def confidence_text(hit: Hit) -> str:
+    """A hit's confidence as a percentage, or `-` when the export is not calibrated (or the query is a mesh)."""
+    return "-" if hit.confidence is None else f"{100 * hit.confidence:.0f}%"
+
+
 def draw(query: bytes, hits: list[Hit], catalogue: Catalogue, out: str) -> None:
-    """The query beside the render of each retrieved shape, each under a caption: rank, id and distance."""
+    """The query beside the render of each retrieved shape, each under a caption: rank, id, distance, confidence."""
     pictures = [query] + [catalogue.thumbnail(hit.position, "render") for hit in hits]
-    captions = [["query", ""]] + [[f"{rank}. {hit.object_id}", f"distance {hit.distance:.4f}"]
+    captions = [["query", ""]] + [[f"{rank}. {hit.object_id}", f"{hit.distance:.4f} ({confidence_text(hit)})"]
                                   for rank, hit in enumerate(hits, 1)]
     tiles = [captioned(Image.open(io.BytesIO(p)).convert("RGB").resize((TILE, TILE)), lines)
              for p, lines in zip(pictures, captions)]
@@ -43,16 +53,17 @@ def main() -> None:
                                                                  "(another one is refused)")
     query = parser.add_mutually_exclusive_group(required=True)
     query.add_argument("--image", help="query picture (PNG, JPEG or any format PIL reads, up to PIL's limit of "
-                                       "about 89 M pixels; 16-bit scaled to 8; transparency composited on white)")
+                                       "about 89 M pixels; 16-bit scaled to 8; transparency composited on white; "
+                                       "letterboxed to a square on white, never stretched)")
     query.add_argument("--mesh", help="query mesh (OBJ, OFF, PLY, STL or GLB), voxelised as the converter does: "
                                       "shape -> shape")
     parser.add_argument("--k", type=positive_int, default=5, help="number of shapes to return (default 5)")
     parser.add_argument("--category", help="return only shapes of this category")
     parser.add_argument("--out", help="draw the query beside renders of the retrieved shapes (captioned with rank, "
-                                      "id and distance) into this PNG (picture queries)")
+                                      "id, distance and confidence) into this picture file (picture queries)")
     add_verbose_flag(parser)
     args = parser.parse_args()
-    picture = png_bytes(read_query(args.image)) if args.image else None  # 8-bit RGB, transparency on white
+    picture = png_bytes(letterboxed(read_query(args.image))) if args.image else None  # 8-bit RGB square on white
     if args.mesh and not Path(args.mesh).is_file():
         raise UserError(f"{args.mesh}: no such mesh file")
     if args.out and args.mesh:
@@ -64,9 +75,12 @@ def main() -> None:
         hits = searcher.pictures([picture], args.k, args.category)[0]
     else:
         hits = searcher.mesh(Path(args.mesh).read_bytes(), Path(args.mesh).suffix, args.k, args.category)
-    print(f"{'rank':>4}  {'object id':30} {'category':12} distance")
+    print(f"{'rank':>4}  {'object id':30} {'category':12} {'distance':>8}  confidence")
     for rank, hit in enumerate(hits, 1):
-        print(f"{rank:>4}  {hit.object_id:30} {hit.category:12} {hit.distance:.4f}")
+        print(f"{rank:>4}  {hit.object_id:30} {hit.category:12} {hit.distance:8.4f}  {confidence_text(hit):>10}")
+    note = searcher.note(hits) if picture is not None else None
+    if note:
+        print(f"note: {note}")
     if args.out and picture is not None:
         draw(picture, hits, searcher.catalogue, args.out)
         print(f"wrote {args.out}")

@@ -1,6 +1,8 @@
 """`python -m xmodal.serve`: search an index over HTTP: a JSON API, TensorFlow Serving's predict API and a web page.
 
-    POST /search                       a picture or a mesh -> the k nearest shapes (multipart or JSON)
+    POST /search                       a picture or a mesh -> the k nearest shapes (multipart or JSON); a picture
+                                       is letterboxed to a square on white (never stretched), each result has a
+                                       confidence, and a note says when the query looks unlike the catalogue
     GET  /thumbnails/<position>/render.png, /thumbnails/<position>/voxels.png
     GET  /healthz, GET /metadata       liveness; export version, index kind and size, categories
     POST /v1/models/<name>:predict     TensorFlow Serving's REST format over the export's signatures

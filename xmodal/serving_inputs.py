@@ -7,17 +7,25 @@ from typing import Callable
 import tensorflow as tf
 
 VOXEL_VALUES_MESSAGE = "voxels must be 0 or 1 (empty or filled)"
+WHITE = 255.0  # the background of query pictures: transparency is composited on it and the letterbox pads with it
+
+
+def letterboxed(image: tf.Tensor, size: int) -> tf.Tensor:
+    """(S, S, 3) float: a picture (H, W, 3) of values in [0, 255] resized to fit S x S keeping its aspect ratio, centred
+    on white (never stretched). resize_with_pad pads with zeros, so it pads the negative."""
+    return WHITE - tf.image.resize_with_pad(WHITE - image, size, size, antialias=True)
 
 
 def picture(encoded: tf.Tensor, size: int) -> tf.Tensor:
-    """uint8 (S, S, 3) from PNG/JPEG/GIF/BMP bytes of any size, 8 or 16 bits, grey or colour; alpha over white."""
+    """uint8 (S, S, 3) from PNG/JPEG/GIF/BMP bytes of any size, 8 or 16 bits, grey or colour: alpha over white, then
+    letterboxed to the square on white."""
     image = tf.io.decode_image(encoded, dtype=tf.float32, expand_animations=False)  # (H, W, C) in [0, 1], C in 1..4
     channels = tf.shape(image)[-1]
     color = tf.cond(channels < 3, lambda: tf.tile(image[..., :1], [1, 1, 3]), lambda: image[..., :3])  # (H, W, 3)
     alpha = tf.cond(channels % 2 == 0, lambda: image[..., -1:], lambda: tf.ones_like(image[..., :1]))  # (H, W, 1)
     on_white = color * alpha + (1.0 - alpha)  # (H, W, 3)
-    resized = tf.image.resize(on_white * 255.0, [size, size], antialias=True)  # (S, S, 3)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+    square = letterboxed(on_white * WHITE, size)  # (S, S, 3)
+    return tf.cast(tf.clip_by_value(tf.round(square), 0, 255), tf.uint8)
 
 
 def pictures(encoded: tf.Tensor, size: int) -> tf.Tensor:

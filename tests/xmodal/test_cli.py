@@ -96,8 +96,8 @@ def test_retrieve_prints_k_shapes_and_an_index_answers_as_the_dataset(tiny_model
     assert done.returncode == 0, done.stderr[-2000:]
     ranks = [line.split() for line in done.stdout.splitlines() if line.strip()[:1].isdigit()]
     assert [r[0] for r in ranks] == ["1", "2", "3"]
-    distances = [float(r[-1]) for r in ranks]
-    assert distances == sorted(distances)
+    distances = [float(r[3]) for r in ranks]
+    assert distances == sorted(distances) and all(r[4].endswith("%") for r in ranks)  # rank, id, category, distance
     grid = np.asarray(Image.open(tmp_path / "grid.png").convert("RGB"))
     tile = 160
     strip = grid.shape[0] - tile  # captions above the pictures

@@ -80,6 +80,17 @@ SERVING_INPUTS = textwrap.dedent(BLOCKER + """
     e = model.signatures["embed_png"](images=tf.constant(files))["embedding"].numpy()
     print("transparent is white", bool(np.allclose(e[0], e[1], atol=1e-5)), "not black", not np.allclose(e[0], e[2]))
     print("16-bit grey is its 8-bit value", bool(np.allclose(e[3], e[4], atol=1e-5)), "not white", not np.allclose(e[3], e[1]))
+
+    wide = np.random.default_rng(1).integers(0, 256, (32, 64, 3), dtype=np.uint8)  # half as tall as the model's side
+    tall = np.ascontiguousarray(wide.transpose(1, 0, 2))
+    boxed_wide, boxed_tall = np.full((64, 64, 3), 255, np.uint8), np.full((64, 64, 3), 255, np.uint8)
+    boxed_wide[16:48], boxed_tall[:, 16:48] = wide, tall  # centred on white, at scale 1: no resampling
+    stretched = np.asarray(Image.fromarray(wide).resize((64, 64)))
+    e = model.signatures["embed_png"](images=tf.constant([png(wide), png(tall)]))["embedding"].numpy()
+    direct = model.signatures["embed_images"](images=tf.constant(np.stack([boxed_wide, boxed_tall, stretched])))
+    direct = direct["embedding"].numpy()
+    print("letterboxed on white", bool(np.allclose(e[:2], direct[:2], atol=1e-5)),
+          "not stretched", not np.allclose(e[0], direct[2], atol=1e-3))
 """)
 
 
@@ -111,6 +122,7 @@ def test_signatures_take_empty_batches_any_png_and_reject_voxels_other_than_0_an
     assert "voxels of 2 rejected: assertion failed: [voxels must be 0 or 1 (empty or filled)]" in out
     assert "transparent is white True not black True" in out
     assert "16-bit grey is its 8-bit value True not white True" in out
+    assert "letterboxed on white True not stretched True" in out
 
 
 def test_saved_model_cli_lists_the_signatures(tiny_model):

@@ -5,6 +5,10 @@ import sys
 
 import pytest
 
+from tests.conftest import empty_test_split
+from tfrecords_tools.errors import UserError
+from xmodal.index import IndexConfig, run
+
 
 def index(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "xmodal.index", *args], capture_output=True, text=True, timeout=300)
@@ -15,6 +19,7 @@ def test_build_add_and_info(tiny_model, tiny_data, tmp_path):
     built = index("build", "--model", tiny_model, "--data", tiny_data, "--splits", "train", "--out", out)
     assert built.returncode == 0, built.stderr[-2000:]
     assert "index: 9 shapes, 128 dimensions, exact" in built.stdout
+    assert "calibration: 12 matched pairs of the test split, distances " in built.stdout  # the export's, carried
     added = index("add", "--index", out, "--data", tiny_data, "--splits", "test")
     assert added.returncode == 0 and "added 3 objects" in added.stdout and "index: 12 shapes" in added.stdout
     info = index("info", out, "--json")
@@ -37,3 +42,9 @@ def test_mistakes_are_one_line(args, words, tiny_model, tiny_data, tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
     [line] = done.stderr.strip().splitlines()[-1:]
     assert line.startswith("error: ") and words in line, line
+
+
+def test_an_empty_split_is_named(tiny_model, tiny_data, tmp_path):
+    data = empty_test_split(tiny_data, tmp_path)
+    with pytest.raises(UserError, match=f"nothing to index: {data} holds no objects in its split\\(s\\) test$"):
+        run(IndexConfig(out=str(tmp_path / "index"), model=tiny_model, data=(str(data),), splits=("test",)))

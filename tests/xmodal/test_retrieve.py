@@ -1,4 +1,6 @@
-"""Query pictures of `retrieve`: broken and oversized files are one-line errors; alpha, 16 bits and grey are shown right."""
+"""Query pictures of `retrieve`: broken and oversized files are one-line errors; alpha, 16 bits and grey are shown
+right; pictures that are not square are letterboxed; results are printed with their confidence, or a note."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +10,9 @@ import pytest
 from PIL import Image
 
 from tests.pictures import broken_crc, png, png_header_only
-from tfrecords_tools.errors import UserError
+from tfrecords_tools.errors import UserError, run_cli
+from tfrecords_tools.read import dataset
+from xmodal import retrieve
 from xmodal.embedder import load_embedder
 from xmodal.query_image import png_bytes, read_query
 
@@ -108,3 +112,54 @@ def test_out_in_a_missing_folder_is_made(tiny_index, tmp_path):
     done = subprocess.run([sys.executable, "-m", "xmodal.retrieve", "--index", tiny_index, "--image", query,
                            "--out", str(tmp_path / "new" / "grid.png")], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and (tmp_path / "new" / "grid.png").is_file()
+
+
+def retrieve_in_process(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of `python -m xmodal.retrieve ARGS`, run in this process."""
+    monkeypatch.setattr(sys, "argv", ["retrieve", *args])
+    try:
+        run_cli(retrieve.main)
+        status = 0
+    except SystemExit as exit:
+        status = exit.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def result_rows(out: str) -> list[list[str]]:
+    """The printed results: rank, id, category, distance, confidence."""
+    return [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+
+
+def test_results_are_printed_with_their_confidence_or_a_note(tiny_index, tiny_model, uncalibrated_model, unlike_model,
+                                                             tiny_data, tmp_path, monkeypatch, capsys):
+    matched = np.array(json.loads((Path(tiny_model) / "calibration.json").read_text())["distances"])
+    row = next(dataset(tiny_data, "test").as_numpy_iterator())
+    query = write(tmp_path, "q.png", png(row["images"][0]))
+    status, out, _ = retrieve_in_process(monkeypatch, capsys, "--index", tiny_index, "--image", query, "--k", "3")
+    rows = result_rows(out)
+    assert status == 0 and out.splitlines()[0].split()[-1] == "confidence" and len(rows) == 3
+    for rank in rows:  # the distance is printed to 4 decimals: the confidence is that of a distance within 5e-5
+        shown, distance = float(rank[4].rstrip("%")), float(rank[3])
+        near = (distance - 5e-5, distance, distance + 5e-5)
+        assert any(abs(shown - 100 * np.mean(matched >= d)) <= 0.5 for d in near)
+    if abs(float(rows[0][3]) - matched.max()) > 1e-4:  # beyond the printed distance's rounding
+        assert ("note: the query looks unlike the catalogue" in out) == (float(rows[0][3]) > matched.max())
+    status, out, _ = retrieve_in_process(monkeypatch, capsys, "--index", tiny_index, "--model", unlike_model,
+                                         "--image", query, "--k", "2")
+    assert status == 0 and "note: the query looks unlike the catalogue: its nearest shape is " in out
+    assert [r[4] for r in result_rows(out)] == ["0%", "0%"]
+    status, out, _ = retrieve_in_process(monkeypatch, capsys, "--index", tiny_index, "--model", uncalibrated_model,
+                                         "--image", query, "--k", "2")
+    assert status == 0 and [r[4] for r in result_rows(out)] == ["-", "-"] and "note: no confidence: " in out
+
+
+def test_the_drawn_query_is_letterboxed_not_stretched(tiny_index, tmp_path, monkeypatch, capsys):
+    wide = np.zeros((40, 80, 3), np.uint8)  # a black picture twice as wide as tall
+    query = write(tmp_path, "wide.png", png(wide))
+    status, _, err = retrieve_in_process(monkeypatch, capsys, "--index", tiny_index, "--image", query, "--k", "1",
+                                         "--out", str(tmp_path / "grid.png"))
+    assert status == 0, err
+    drawn = np.asarray(Image.open(tmp_path / "grid.png").convert("L"))
+    tile = drawn[-160:, :160]  # the query's picture, below its caption
+    assert (tile[:30] > 240).all() and (tile[-30:] > 240).all() and (tile[50:110, 10:150] < 15).all()

@@ -232,7 +232,9 @@ def write_index(path: str, export: dict, batches: Iterable[Entries], source: dic
         if not len(added):
             (folder / names["thumbnails"]).unlink()
             if previous is None:
-                raise UserError(f"nothing to index: {source.get('data') or source.get('embeddings')} holds no objects")
+                splits = f" in its split(s) {', '.join(source['splits'])}" if source.get("splits") else ""
+                raise UserError(f"nothing to index: {source.get('data') or source.get('embeddings')} holds no "
+                                f"objects{splits}")
             return {**previous.description, "added": 0, "skipped": skipped}
         kind, index = grown_index(previous, requested_kind, added.embeddings)
         with atomic_file(folder / names["vectors"]) as tmp:

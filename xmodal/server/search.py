@@ -39,6 +39,9 @@ class Result(BaseModel):
     id: str
     category: str
     distance: float = Field(description="Euclidean distance between the embeddings (smaller is nearer)")
+    confidence: float | None = Field(description="of a picture query: the share of the export's matched pairs (a "
+                                     "test picture and its own shape) at least this far apart, from 0 to 1; null "
+                                     "for a mesh query or an export without calibration")
     thumbnail: str = Field(description="URL of a render of the shape")
     voxel_thumbnail: str = Field(description="URL of a picture of its voxel grid")
 
@@ -50,13 +53,18 @@ class SearchResponse(BaseModel):
     k: int
     category: str | None
     took_ms: float = Field(description="time the server spent: decoding, embedding and searching")
+    unlike_catalogue: bool | None = Field(description="of a picture query: whether its nearest shape is farther "
+                                          "than every matched pair of the export's calibration; null for a mesh "
+                                          "query or an export without calibration")
+    note: str | None = Field(description="what the results say beyond their distances, in one line: the query "
+                                         "looks unlike the catalogue, or the export has no calibration")
     results: list[Result]
 
 
 def results(hits: list[Hit], tag: str) -> list[Result]:
     """Hits as response rows with their thumbnail URLs (which name the index's state, so caches never mix two)."""
     return [Result(rank=rank, id=hit.object_id, category=hit.category, distance=hit.distance,
-                   thumbnail=f"/thumbnails/{hit.position}/render.png?v={tag}",
+                   confidence=hit.confidence, thumbnail=f"/thumbnails/{hit.position}/render.png?v={tag}",
                    voxel_thumbnail=f"/thumbnails/{hit.position}/voxels.png?v={tag}") for rank, hit in enumerate(hits, 1)]
 
 
@@ -100,8 +108,8 @@ async def parsed(request: Request) -> tuple[SearchRequest, bytes, str]:
 
 @router.post("/search", response_model=SearchResponse, summary="The shapes nearest to a picture or a mesh")
 async def search(request: Request, state: Annotated[Service, Depends(service)]) -> SearchResponse:
-    """A picture (any format PIL reads) is embedded by the image encoder; a mesh is voxelised and embedded by the
-    voxel encoder (shape -> shape). Multipart: a field `file` (a mesh by its suffix), optional fields `k` and
+    """A picture (any format PIL reads; letterboxed to a square on white, never stretched) is embedded by the image
+    encoder, each result with its confidence; a mesh is voxelised and embedded by the voxel encoder (shape -> shape). Multipart: a field `file` (a mesh by its suffix), optional fields `k` and
     `category`. JSON: {"image": base64} or {"mesh": base64, "format": "obj"}, optional "k" and "category"."""
     try:
         params, data, suffix = await parsed(request)
@@ -112,10 +120,13 @@ async def search(request: Request, state: Annotated[Service, Depends(service)]) 
     searcher, began = state.searcher, time.perf_counter()
     if suffix:
         hits = await run_in_threadpool(searcher.mesh, data, suffix, params.k, params.category)
+        unlike, note = None, None
     else:
         hits = (await run_in_threadpool(searcher.pictures, [data], params.k, params.category))[0]
+        unlike, note = searcher.unlike(hits), searcher.note(hits)
     return SearchResponse(query="mesh" if suffix else "image", k=params.k, category=params.category,
-                          took_ms=1e3 * (time.perf_counter() - began), results=results(hits, searcher.catalogue.tag))
+                          took_ms=1e3 * (time.perf_counter() - began), unlike_catalogue=unlike, note=note,
+                          results=results(hits, searcher.catalogue.tag))
 
 
 @router.api_route("/thumbnails/{position}/{name}", methods=["GET", "HEAD"],

@@ -5,6 +5,7 @@ from fastapi import Request
 
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.meshes import MESH_SUFFIXES
+from xmodal.query_image import BACKGROUND
 from xmodal.search.queries import Searcher
 
 MAX_K = 100  # the most results one search returns
@@ -19,13 +20,21 @@ class Service:
     model_name: str  # the name in TensorFlow Serving's paths, /v1/models/<name>
     max_body: int  # bytes: larger requests are answered 413
 
+    def calibration(self) -> dict | None:
+        """How many matched pairs the export's calibration holds and their largest distance, or None."""
+        matched = self.searcher.calibration
+        if matched is None:
+            return None
+        return {"split": matched.split, "pairs": len(matched.distances), "max_distance": float(matched.distances[-1])}
+
     def metadata(self) -> dict:
         """The export, the index and the limits a client needs."""
         catalogue, embedder = self.searcher.catalogue, self.searcher.embedder
         export = catalogue.export
         return {"model": {"name": self.model_name, "path": export["path"], "version": export["version"],
                           "sha256": export["sha256"], "step": export["training"].get("step"),
-                          "image_size": embedder.image_size, "voxel_res": embedder.voxel_res},
+                          "image_size": embedder.image_size, "voxel_res": embedder.voxel_res,
+                          "query_background": BACKGROUND, "calibration": self.calibration()},
                 "index": {"path": self.index, "kind": catalogue.kind.name, "parameters": catalogue.kind.describe(),
                           "size": len(catalogue), "dim": int(catalogue.index.d),
                           "categories": {name: len(rows) for name, rows in sorted(catalogue.by_category.items())}},

@@ -9,7 +9,7 @@
     query: $("query"), queryImage: $("query-image"), queryMesh: $("query-mesh"),
     queryName: $("query-name"), queryInfo: $("query-info"),
     k: $("k"), kRange: $("k-range"), category: $("category"),
-    status: $("status"), summary: $("summary"), results: $("results"), empty: $("empty"), about: $("about"),
+    status: $("status"), note: $("note"), summary: $("summary"), results: $("results"), empty: $("empty"), about: $("about"),
   };
 
   const DEFAULT_K = 8;
@@ -52,6 +52,13 @@
   function setStatus(text, kind = "info") {
     el.status.textContent = text;
     el.status.dataset.state = kind;  // info | busy | error | done
+  }
+
+  // what the server says about the results beyond their distances: the query looks unlike the catalogue, or the
+  // export has no calibration (so no confidence)
+  function setNote(text) {
+    el.note.textContent = text || "";
+    el.note.hidden = !text;
   }
 
   // ---- metadata: limits, categories, the footer ----
@@ -174,6 +181,7 @@
     if (category) body.append("category", category);
 
     setStatus("Searching…", "busy");
+    setNote(null);
     el.results.setAttribute("aria-busy", "true");
     const started = performance.now();
     let answer;
@@ -211,12 +219,15 @@
     setStatus(answer.results.length
       ? `${answer.results.length} nearest shapes in ${seconds.toFixed(2)} s`
       : `No shape found for ${state.file.name}.`, "done");
+    setNote(answer.note);
+    el.note.dataset.unlike = String(answer.unlike_catalogue === true);
   }
 
   function card(result) {
     const item = make("li", {
       class: "result", "data-id": result.id, "data-rank": String(result.rank),
       "data-distance": String(result.distance), "data-category": result.category,
+      "data-confidence": result.confidence == null ? "" : String(result.confidence),
     });
     const thumbs = make("div", { class: "thumbs" });
     thumbs.append(
@@ -242,6 +253,12 @@
       make("span", { class: "category" }, result.category),
       make("span", { class: "distance", title: "Euclidean distance between the embeddings (smaller is nearer)" },
            result.distance.toFixed(4)));
+    if (result.confidence != null) {
+      text.append(make("span", {
+        class: "confidence",
+        title: "Share of the export's matched pairs (a test picture and its own shape) at least this far apart",
+      }, `confidence ${Math.round(100 * result.confidence)}%`));
+    }
     const info = make("div", { class: "info" });
     info.append(chip, text);
     item.append(thumbs, info);

@@ -133,6 +133,8 @@ def test_files_of_a_killed_writer_are_removed_and_nothing_else(tiny_index, tiny_
     (lambda d: d.update(requested_kind="bogus"), "unknown index kind"),
     (lambda d: d["files"]["vectors"].update(file="../../etc/passwd"), "is not a file of an index"),
     (lambda d: d["files"].update(thumbnails="x"), "key files.thumbnails must be a list"),
+    (lambda d: d["export"].update(calibration={"split": "test"}), "key export.calibration.objects is missing"),
+    (lambda d: d["export"]["calibration"].update(distances=["far"]), "export.calibration.distances must hold numbers"),
 ])
 def test_index_json_of_another_shape_is_one_line(change, words, tiny_index, tmp_path):
     copy = tmp_path / "copy"

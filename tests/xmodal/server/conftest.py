@@ -34,12 +34,11 @@ def started(process: subprocess.Popen, log: list[str]) -> str:
     pytest.fail("xmodal.serve did not listen in time: " + "".join(log)[-2000:])
 
 
-@pytest.fixture(scope="session")
-def server(tiny_index) -> Iterator[Server]:
+def serving(tiny_index: str, *extra: str) -> Iterator[Server]:
     """A server over the tiny index (bodies capped at 2 MB); its output is read all along, so it never blocks;
-    stopped with SIGINT (as Ctrl-C) after the session."""
+    stopped with SIGINT (as Ctrl-C) afterwards."""
     process = subprocess.Popen([sys.executable, "-m", "xmodal.serve", "--index", tiny_index, "--port", "0",
-                                "--max-body-mb", "2", "--log-level", "warning"],
+                                "--max-body-mb", "2", "--log-level", "warning", *extra],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log: list[str] = []
     try:
@@ -52,3 +51,16 @@ def server(tiny_index) -> Iterator[Server]:
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def server(tiny_index) -> Iterator[Server]:
+    """A server over the tiny index, through the export that made it."""
+    yield from serving(tiny_index)
+
+
+@pytest.fixture(scope="session")
+def unlike_server(tiny_index, unlike_model) -> Iterator[Server]:
+    """A server over the tiny index through a copy of its export whose calibration makes every picture look unlike
+    the catalogue."""
+    yield from serving(tiny_index, "--model", unlike_model)

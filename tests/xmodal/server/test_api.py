@@ -12,6 +12,7 @@ from PIL import Image
 from tests.pictures import broken_crc, png, png_header_only
 from tests.xmodal.server.http import multipart, post_json, request, upload
 from tfrecords_tools.read import dataset
+from xmodal.calibration import CALIBRATION
 from xmodal.embedder import load_embedder
 from xmodal.search.folder import open_index
 
@@ -44,6 +45,9 @@ def test_health_and_metadata(server, tiny_index, tiny_model):
     assert meta["index"]["categories"] == {"car": meta["index"]["size"]}
     assert meta["limits"]["max_body_bytes"] == 2_000_000 and meta["limits"]["max_k"] >= 10
     assert meta["model"]["path"] == str(Path(tiny_model).resolve()) and meta["model"]["image_size"] == 64
+    matched = json.loads((Path(tiny_model) / CALIBRATION).read_text())["distances"]
+    assert meta["model"]["calibration"] == {"split": "test", "pairs": 12, "max_distance": max(matched)}
+    assert meta["model"]["query_background"] == "white"
 
 
 def test_picture_search_equals_the_index_searched_here(server, renders, tiny_index, tiny_model):
@@ -55,6 +59,11 @@ def test_picture_search_equals_the_index_searched_here(server, renders, tiny_ind
     assert 0 < answer["took_ms"] < 60_000
     assert [r["id"] for r in answer["results"]] == [h.object_id for h in expected]
     np.testing.assert_allclose([r["distance"] for r in answer["results"]], [h.distance for h in expected], atol=1e-5)
+    matched = np.array(json.loads((Path(tiny_model) / CALIBRATION).read_text())["distances"])  # numpy's reference
+    distances = [r["distance"] for r in answer["results"]]
+    assert [r["confidence"] for r in answer["results"]] == [np.mean(matched >= d) for d in distances]
+    assert answer["unlike_catalogue"] == (answer["results"][0]["distance"] > matched.max())
+    assert (answer["note"] is None) != answer["unlike_catalogue"]
     as_json = post_json(f"{server.url}/search", {"image": base64.b64encode(picture).decode(), "k": 4})
     assert timeless(as_json) == timeless((200, answer))
 
@@ -64,6 +73,8 @@ def test_mesh_search_finds_the_same_shape_first(server, tiny_meshes):
     status, answer = upload(f"{server.url}/search", "model.obj", mesh.read_bytes(), k="3")
     assert status == 200 and answer["query"] == "mesh"
     assert answer["results"][0]["id"] == mesh.parent.name and answer["results"][0]["distance"] < 1e-4
+    assert {r["confidence"] for r in answer["results"]} == {None}  # calibrated on pictures, not shape -> shape
+    assert answer["unlike_catalogue"] is None and answer["note"] is None
     as_json = post_json(f"{server.url}/search", {"mesh": base64.b64encode(mesh.read_bytes()).decode(),
                                                  "format": "obj", "k": 3})
     assert timeless(as_json) == timeless((200, answer))
@@ -238,3 +249,20 @@ def test_an_oversized_body_without_a_length_is_refused_whole(server):
                        headers={"Content-Type": "application/octet-stream", "Transfer-Encoding": "chunked"})
     answer = connection.getresponse()
     assert answer.status == 413 and "request body over" in json.loads(answer.read())["error"]
+
+
+def test_a_picture_that_is_not_square_is_searched_letterboxed(server):
+    wide = np.random.default_rng(3).integers(0, 256, (32, 64, 3), dtype=np.uint8)
+    boxed = np.full((64, 64, 3), 255, np.uint8)
+    boxed[16:48] = wide  # centred on white, never stretched
+    stretched = np.asarray(Image.fromarray(wide).resize((64, 64)))
+    answers = [timeless(upload(f"{server.url}/search", "q.png", png(p), k="3")) for p in (wide, boxed, stretched)]
+    assert answers[0] == answers[1] and answers[0][0] == 200
+    assert [r["distance"] for r in answers[0][1]["results"]] != [r["distance"] for r in answers[2][1]["results"]]
+
+
+def test_a_picture_unlike_the_catalogue_says_so(unlike_server, renders):
+    status, answer = upload(f"{unlike_server.url}/search", "car.png", renders[0][1], k="2")
+    assert status == 200 and answer["unlike_catalogue"] is True
+    assert answer["note"].startswith("the query looks unlike the catalogue: its nearest shape is ")
+    assert [r["confidence"] for r in answer["results"]] == [0.0, 0.0]

@@ -2,6 +2,7 @@
 /metadata, a picture and a mesh searched through the file input, k changed, an API error shown plainly, and no
 request outside the server's origin."""
 import json
+import math
 import shutil
 import urllib.request
 from pathlib import Path
@@ -106,6 +107,7 @@ def cards(driver: WebDriver, count: int) -> list[dict]:
         return [...document.querySelectorAll('#results .result')].map(card => ({
             id: card.dataset.id, rank: Number(card.dataset.rank), distance: Number(card.dataset.distance),
             category: card.dataset.category, shown: card.querySelector('.distance').textContent,
+            confidence: card.querySelector('.confidence')?.textContent ?? null,
             text: card.innerText,
             images: [...card.querySelectorAll('img')].map(i => ({src: i.src, width: i.naturalWidth, alt: i.alt}))}));
     """)
@@ -152,10 +154,13 @@ def test_a_picture_finds_what_the_api_finds_and_k_reruns_it(browser, server, ren
     assert [c["distance"] for c in shown] == sorted(c["distance"] for c in shown)
     for card, result in zip(shown, answer["results"]):
         assert card["shown"] == f"{result['distance']:.4f}" and card["id"] in card["text"] and "car" in card["text"]
+        assert card["confidence"] == f"confidence {math.floor(100 * result['confidence'] + 0.5)}%"
         sources = {image["src"].removeprefix(server.url) for image in card["images"]}
         assert sources == {result["thumbnail"], result["voxel_thumbnail"]}
         assert all(image["width"] > 0 for image in card["images"]), card  # every thumbnail really loaded
         assert any(card["id"] in image["alt"] for image in card["images"])
+    note = browser.find_element(By.ID, "note")
+    assert note.is_displayed() == (answer["note"] is not None) and note.text == (answer["note"] or "")
     browser.save_screenshot(str(tmp_path / "page.png"))  # what a user sees, to look at when the test fails
 
     before = searches(browser)  # a new k re-runs the search for the same picture
@@ -170,6 +175,17 @@ def test_a_picture_finds_what_the_api_finds_and_k_reruns_it(browser, server, ren
     Select(browser.find_element(By.ID, "category")).select_by_value("car")
     assert settled(browser, before) == "done"
     assert [c["category"] for c in cards(browser, 3)] == ["car"] * 3
+    assert not javascript_errors(browser)
+
+
+def test_a_picture_unlike_the_catalogue_shows_the_note(browser, unlike_server, render_png):
+    status, answer = api_search(unlike_server.url, render_png, k="8")
+    assert status == 200 and answer["unlike_catalogue"] is True
+    open_page(browser, unlike_server.url)
+    assert upload(browser, render_png) == "done"
+    assert [c["confidence"] for c in cards(browser, 8)] == ["confidence 0%"] * 8
+    note = browser.find_element(By.ID, "note")
+    assert note.is_displayed() and note.text == answer["note"] and "looks unlike the catalogue" in note.text
     assert not javascript_errors(browser)
 
 
