@@ -3,7 +3,7 @@ import importlib.metadata
 import os
 from pathlib import Path
 
-from tfrecords_tools.config import ConvertConfig
+from tfrecords_tools.config import VIEWPOINT_SETS, ConvertConfig
 from tfrecords_tools.convert import convert
 from tfrecords_tools.manifest import MANIFEST
 from tfrecords_tools.records import FORMAT_VERSION
@@ -48,7 +48,8 @@ def synthetic_dataset(objects: int, seed: int, voxel_res: int, image_size: int, 
             synth_dataset(str(root / "meshes"), objects, seed, categories)
         convert(ConvertConfig(meshes=str(root / "meshes"), out=str(data), voxel_res=voxel_res,
                               image_size=image_size, views=views, workers=os.cpu_count() or 1, seed=seed,
-                              test_fraction=test_fraction))
+                              test_fraction=test_fraction,
+                              viewpoints=VIEWPOINT_SETS["cars"]))  # every category: what the shipped encoders saw
     return str(data)
 
 
