@@ -16,7 +16,7 @@ serve: setup
 	$(PY) -m xmodal.serve --index $(DEMO_INDEX) --model $(DEMO_EXPORT)
 
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 bench: setup
 	$(PY) bench/convert.py

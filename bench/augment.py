@@ -18,12 +18,12 @@ import keras
 import tensorflow as tf
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
-from tfrecords_tools.synth import synth_dataset
+from tfrecords_tools.synth.dataset import synth_dataset
 from train import keras_times
-from xmodal.config import FitConfig
-from xmodal.data import Stream
+from xmodal.training.config import FitConfig
+from xmodal.training.data import Stream
 from xmodal.fit import batches, compiled_model, strategy_for
-from xmodal.models import PRESETS
+from xmodal.training.models import PRESETS
 
 AUGMENTED = dict(shift=0.08, zoom=0.15, rotate=10.0, background=0.8, blur=1.0, noise=4.0, jpeg=0.5,
                  color_jitter=0.2, crop=1.0, mirror=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tfrecords_tools.config import VIEWPOINT_SETS, ConvertConfig
-from tfrecords_tools.synth import synth_dataset
+from tfrecords_tools.synth.dataset import synth_dataset
 from tfrecords_tools.workers import imap_spawned
 
 
@@ -35,10 +35,10 @@ def trimesh_solid(vertices: np.ndarray, faces: np.ndarray, res: int) -> np.ndarr
 
 def phases(path: str, cfg: ConvertConfig) -> dict:
     """Seconds spent per phase on one object, and trimesh's voxeliser on the same mesh, in one worker."""
-    from tfrecords_tools.meshes import load_mesh
-    from tfrecords_tools.objects import backgrounds, camera_views, object_rng, png
-    from tfrecords_tools.render import renderer
-    from tfrecords_tools.voxelize import voxelize
+    from tfrecords_tools.meshes.load import load_mesh
+    from tfrecords_tools.meshes.objects import backgrounds, camera_views, object_rng, png
+    from tfrecords_tools.meshes.render import renderer
+    from tfrecords_tools.meshes.voxelize import voxelize
 
     mesh = load_mesh(Path(path))
     draw = renderer(cfg.image_size)

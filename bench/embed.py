@@ -15,9 +15,9 @@ import xmodal  # noqa: F401  (first: quiet TensorFlow start-up)
 import numpy as np
 import tensorflow as tf
 
-from xmodal.embedder import load_embedder
-from xmodal.export import write_export
-from xmodal.models import build_encoders, preset
+from xmodal.serving.embedder import load_embedder
+from xmodal.serving.export import write_export
+from xmodal.training.models import build_encoders, preset
 
 
 def median_seconds(call, repeats: int) -> float:

@@ -18,7 +18,7 @@ query latency p50/p99 at batch 1 (one query per call through `xmodal.search.back
 catalogue searches) and recall@10 against exact search, for exact and HNSW (the backends' constants);
 exact search again with FAISS on one OpenMP thread (at batch 1 FAISS otherwise splits one query's scan
 over every core and waits for the slowest part: slower on 2 cores, much slower on a busy machine);
-today's numpy brute force (`xmodal.metrics.pairwise_distances` + argpartition) on the same vectors (on
+today's numpy brute force (`xmodal.evaluation.metrics.pairwise_distances` + argpartition) on the same vectors (on
 --brute-queries of the queries: it is slow) and its ratio to both; an efSearch sweep of the same HNSW
 graph (recall@10 and p50, to choose HNSW_EF_SEARCH); and, on the first set, a sweep of index sizes
 (exact, HNSW and brute force p50) to choose EXACT_BELOW. Recall@10 counts a found vector as right when
@@ -41,8 +41,8 @@ import xmodal  # noqa: F401  (first: quiet TensorFlow start-up)
 import faiss
 import numpy as np
 
-from xmodal.builtin_data import cache_dir
-from xmodal.metrics import pairwise_distances
+from xmodal.training.builtin_data import cache_dir
+from xmodal.evaluation.metrics import pairwise_distances
 from xmodal.search import backends
 from xmodal.search.backends import chosen_kind, filled_index, search
 
@@ -97,10 +97,10 @@ def real_embeddings(model: str, data: str | None, queries: int, seed: int) -> tu
     """Voxel embeddings (N, D) of every object of a converted dataset, image embeddings (queries, D) of one
     random render of random objects, and the dataset's folder; cached in cache_dir()/bench."""
     from tfrecords_tools.errors import UserError
-    from tfrecords_tools.manifest import read_manifest
-    from tfrecords_tools.read import dataset, reading
-    from tfrecords_tools.validate import check_dataset
-    from xmodal.embedder import load_embedder
+    from tfrecords_tools.dataset.manifest import read_manifest
+    from tfrecords_tools.dataset.read import dataset, reading
+    from tfrecords_tools.dataset.validate import check_dataset
+    from xmodal.serving.embedder import load_embedder
     from xmodal.search.provenance import export_identity
 
     export, embedder = export_identity(model), load_embedder(model)

@@ -1,6 +1,6 @@
 """Train-step throughput (triplets/s) for the `small` and `paper` presets.
 
-(a) from TFRecords through xmodal/data.py, (b) from one batch already in memory (the upper bound
+(a) from TFRecords through xmodal/training/data.py, (b) from one batch already in memory (the upper bound
 of the input pipeline), (c) the same networks, loss and optimizer written in PyTorch, the peer.
 The TensorFlow model is the one `python -m xmodal.fit --loss triplet` trains (same strategy,
 optimizer and input, without the default augmentation, which the peer lacks: bench/augment.py
@@ -25,12 +25,12 @@ import keras
 import tensorflow as tf
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
-from tfrecords_tools.synth import synth_dataset
-from xmodal.config import PRECISIONS, FitConfig
-from xmodal.data import Stream
+from tfrecords_tools.synth.dataset import synth_dataset
+from xmodal.training.config import PRECISIONS, FitConfig
+from xmodal.training.data import Stream
 from xmodal.fit import batches, compiled_model, strategy_for
-from xmodal.models import EMBEDDING_DIM, LEAKY_SLOPE, PRESETS
-from xmodal.pretrained import PLAIN
+from xmodal.training.models import EMBEDDING_DIM, LEAKY_SLOPE, PRESETS
+from xmodal.training.pretrained import PLAIN
 
 
 class StepTimes(keras.callbacks.Callback):

@@ -2,10 +2,10 @@
 
 Same flags as `python -m tfrecords_tools convert`, plus Beam's pipeline options (`--runner
 DirectRunner` here; DataflowRunner, FlinkRunner or SparkRunner at scale: only these options
-change, see docs/scale.md). The per-object work is `tfrecords_tools.objects.convert_object`,
+change, see docs/scale.md). The per-object work is `tfrecords_tools.meshes.objects.convert_object`,
 the one the local converter runs, so both write the same examples for the same input and seed;
 Beam decides which shard holds which example. The manifest is written once the shards exist, and the
-output is then validated as every reader validates a dataset (tfrecords_tools/validate.py).
+output is then validated as every reader validates a dataset (tfrecords_tools/dataset/validate.py).
 """
 import argparse
 import dataclasses
@@ -28,12 +28,12 @@ from tfrecords_tools.cli import add_convert_arguments, convert_config
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import manifest_of, plan, prepared, report, require_objects, validate
 from tfrecords_tools.errors import run_cli
-from tfrecords_tools.lock import output_lock
-from tfrecords_tools.manifest import MANIFEST, write_json_atomic
-from tfrecords_tools.objects import ObjectRecord, Skipped, convert_object, grid_digest, warning_entries
-from tfrecords_tools.records import encode_example
-from tfrecords_tools.shards import sha256
-from tfrecords_tools.validate import check_dataset, record_count
+from tfrecords_tools.dataset.lock import output_lock
+from tfrecords_tools.dataset.manifest import MANIFEST, write_json_atomic
+from tfrecords_tools.meshes.objects import ObjectRecord, Skipped, convert_object, grid_digest, warning_entries
+from tfrecords_tools.dataset.records import encode_example
+from tfrecords_tools.dataset.shards import sha256
+from tfrecords_tools.dataset.validate import check_dataset, record_count
 from tfrecords_tools.workers import children_without_tensorflow
 
 LISTINGS = {"skipped": ".beam-skipped", "warnings": ".beam-warnings", "grids": ".beam-grids"}  # per split, JSON

@@ -38,15 +38,15 @@ logging.disable(logging.NOTSET)
 logging.getLogger().addFilter(lambda record: not record.getMessage().startswith("Resource module is not available"))
 
 from tfrecords_tools.errors import UserError, first_few, run_cli  # noqa: E402
-from tfrecords_tools.lock import LOCK, output_lock  # noqa: E402
-from tfrecords_tools.manifest import object_count, shard_paths, write_json_atomic  # noqa: E402
-from tfrecords_tools.shards import sha256  # noqa: E402
-from tfrecords_tools.validate import check_dataset, record_count, unreadable_shard  # noqa: E402
-from xmodal.embedder import BATCH, Embedder, load_embedder  # noqa: E402
+from tfrecords_tools.dataset.lock import LOCK, output_lock  # noqa: E402
+from tfrecords_tools.dataset.manifest import object_count, shard_paths, write_json_atomic  # noqa: E402
+from tfrecords_tools.dataset.shards import sha256  # noqa: E402
+from tfrecords_tools.dataset.validate import check_dataset, record_count, unreadable_shard  # noqa: E402
+from xmodal.serving.embedder import BATCH, Embedder, load_embedder  # noqa: E402
 from xmodal.search.entries import Decoded, dataset_splits, decoded, entries_of, voxel_embeddings  # noqa: E402
 from xmodal.search.provenance import export_identity  # noqa: E402
 from xmodal.search.shards import DESCRIPTION, PREFIX, entry_example  # noqa: E402
-from xmodal.versions import MODEL_HELP, resolve_model  # noqa: E402
+from xmodal.serving.versions import MODEL_HELP, resolve_model  # noqa: E402
 
 OBJECTS_PER_SHARD = 5000  # default shard size: two 96^2 PNGs and 128 floats an object, 5-20 kB: 25-100 MB a shard
 SHARD = re.compile(rf"{PREFIX}-\d{{5,}}-of-\d{{5,}}\.tfrecord")  # WriteToTFRecord's -SSSSS-of-NNNNN files

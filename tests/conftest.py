@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 
 from tfrecords_tools.config import ConvertConfig  # noqa: E402
 from tfrecords_tools.convert import convert  # noqa: E402
-from tfrecords_tools.synth import synth_dataset  # noqa: E402
+from tfrecords_tools.synth.dataset import synth_dataset  # noqa: E402
 
 TINY = dict(voxel_res=32, image_size=64, views=4, workers=2, seed=3)
 
@@ -43,7 +43,7 @@ def tiny_data(tiny_meshes, tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_data, tmp_path_factory) -> str:
     """A `small` model trained for a few steps on the tiny dataset: the path of its exported version."""
-    from xmodal.config import FitConfig
+    from xmodal.training.config import FitConfig
     from xmodal.fit import fit
 
     root = tmp_path_factory.mktemp("model")
@@ -75,8 +75,8 @@ def tiny_index(tiny_data, tiny_model, tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def other_model(tmp_path_factory) -> str:
     """Another export of the tiny model's shape (fresh weights): its embeddings must not mix with tiny_model's."""
-    from xmodal.export import write_export
-    from xmodal.models import build_encoders
+    from xmodal.serving.export import write_export
+    from xmodal.training.models import build_encoders
 
     return write_export(*build_encoders("small"), str(tmp_path_factory.mktemp("other") / "export"), views=4)
 
@@ -84,7 +84,7 @@ def other_model(tmp_path_factory) -> str:
 def recalibrated(model: str, folder: Path, distances: list[float] | None) -> str:
     """A copy of an export (the same graph and weights, so the same checksum) whose calibration.json holds these
     matched distances, or none (as an export made before calibration)."""
-    from xmodal.calibration import CALIBRATION
+    from xmodal.serving.calibration import CALIBRATION
 
     shutil.copytree(model, folder)
     (folder / CALIBRATION).unlink()

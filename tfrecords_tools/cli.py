@@ -6,9 +6,9 @@ from typing import Callable
 from tfrecords_tools.config import AUTO_VIEWPOINTS, RENDER_FLAGS, VIEWPOINT_SETS, ConvertConfig, flag, viewpoint_file
 from tfrecords_tools.errors import UserError, add_verbose_flag
 from tfrecords_tools.flags import bounded, fraction, positive_float, positive_int, seed
-from tfrecords_tools.meshes import UP_ROTATIONS
-from tfrecords_tools.sources import FORMATS
-from tfrecords_tools.synth import CATEGORIES, synth_dataset
+from tfrecords_tools.meshes.load import UP_ROTATIONS
+from tfrecords_tools.meshes.sources import FORMATS
+from tfrecords_tools.synth.dataset import CATEGORIES, synth_dataset
 
 
 def render_share(name: str) -> Callable[[str], float]:

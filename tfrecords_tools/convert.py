@@ -12,14 +12,14 @@ from tqdm import tqdm
 
 from tfrecords_tools.config import AUTO_VIEWPOINTS, RENDER_FLAGS, VIEWPOINT_SETS, ConvertConfig, flag
 from tfrecords_tools.errors import UserError, first_few, is_disk_full, no_space
-from tfrecords_tools.lock import output_lock
-from tfrecords_tools.manifest import MANIFEST, read_json_document, write_json_atomic
-from tfrecords_tools.objects import Skipped, convert_object, grid_digest, warning_entries
-from tfrecords_tools.records import FEATURES, FORMAT_VERSION, encode_example
-from tfrecords_tools.sources import Source, detect_format, discover, unusable_inputs
-from tfrecords_tools.shards import estimated_object_bytes, plan_shards, sha256, shard_name, write_shard
-from tfrecords_tools.validate import key_problem, schema_problem
-from tfrecords_tools.viewpoints import read_viewpoints
+from tfrecords_tools.dataset.lock import output_lock
+from tfrecords_tools.dataset.manifest import MANIFEST, read_json_document, write_json_atomic
+from tfrecords_tools.meshes.objects import Skipped, convert_object, grid_digest, warning_entries
+from tfrecords_tools.dataset.records import FEATURES, FORMAT_VERSION, encode_example
+from tfrecords_tools.meshes.sources import Source, detect_format, discover, unusable_inputs
+from tfrecords_tools.dataset.shards import estimated_object_bytes, plan_shards, sha256, shard_name, write_shard
+from tfrecords_tools.dataset.validate import key_problem, schema_problem
+from tfrecords_tools.meshes.viewpoints import read_viewpoints
 from tfrecords_tools.workers import imap_spawned
 
 PROGRESS = ".progress"  # per-shard records of finished work, removed once the manifest is written

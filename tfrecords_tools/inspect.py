@@ -3,17 +3,17 @@ from pathlib import Path
 
 import numpy as np
 
-from tfrecords_tools.atomic import atomic_file
+from tfrecords_tools.dataset.atomic import atomic_file
 from tfrecords_tools.captions import captioned, stacked
 from tfrecords_tools.config import RENDER_FLAGS, flag
 from tfrecords_tools.convert import skipped_by_reason
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.manifest import read_manifest
-from tfrecords_tools.objects import render_voxels
-from tfrecords_tools.read import dataset, reading
-from tfrecords_tools.records import has_masks
-from tfrecords_tools.shards import sha256
-from tfrecords_tools.validate import (check_shards, checked_manifest, file_problem, record_count, record_problem,
+from tfrecords_tools.dataset.manifest import read_manifest
+from tfrecords_tools.meshes.objects import render_voxels
+from tfrecords_tools.dataset.read import dataset, reading
+from tfrecords_tools.dataset.records import has_masks
+from tfrecords_tools.dataset.shards import sha256
+from tfrecords_tools.dataset.validate import (check_shards, checked_manifest, file_problem, record_count, record_problem,
                                       unreadable_record)
 from tfrecords_tools.workers import imap_spawned
 

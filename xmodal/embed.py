@@ -3,10 +3,10 @@ import argparse
 
 from tfrecords_tools.errors import add_verbose_flag, run_cli
 from tfrecords_tools.flags import folder_output, picture_output, positive_int
-from tfrecords_tools.validate import check_dataset
-from xmodal.embedder import load_embedder
-from xmodal.projector import gather, write_projector, write_tsne
-from xmodal.versions import MODEL_HELP
+from tfrecords_tools.dataset.validate import check_dataset
+from xmodal.serving.embedder import load_embedder
+from xmodal.evaluation.projector import gather, write_projector, write_tsne
+from xmodal.serving.versions import MODEL_HELP
 
 
 def main() -> None:

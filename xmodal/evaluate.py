@@ -1,16 +1,16 @@
 """`python -m xmodal.evaluate`: cross-modal retrieval metrics and the modality gap of an export on a split;
-with --perturb, retrieval with every query image perturbed like a photograph (xmodal.perturb) beside clean."""
+with --perturb, retrieval with every query image perturbed like a photograph (xmodal.augmentation.perturb) beside clean."""
 import argparse
 from pathlib import Path
 
 from tfrecords_tools.errors import add_verbose_flag, run_cli
 from tfrecords_tools.flags import file_output
-from tfrecords_tools.manifest import write_json_atomic
-from xmodal.embedder import Embedder, embed_split, load_embedder
-from xmodal.backgrounds import load_photos, shipped_photos
-from xmodal.metrics import evaluate_embeddings, table
-from xmodal.robustness import robustness, robustness_table
-from xmodal.versions import MODEL_HELP
+from tfrecords_tools.dataset.manifest import write_json_atomic
+from xmodal.serving.embedder import Embedder, embed_split, load_embedder
+from xmodal.augmentation.backgrounds import load_photos, shipped_photos
+from xmodal.evaluation.metrics import evaluate_embeddings, table
+from xmodal.evaluation.robustness import robustness, robustness_table
+from xmodal.serving.versions import MODEL_HELP
 
 
 def evaluate(embedder: Embedder, data: str, split: str = "test") -> dict:

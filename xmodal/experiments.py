@@ -8,7 +8,7 @@
 - ablation: the training recipe of issue-sized data, each change alone on top of the recipe before it
   (BEFORE), all four together, and the defaults, on two datasets: the built-in cars and a second set
   of several categories, another seed and size, that the defaults were not chosen on.
-- pretrain: remakes the encoders `fit` starts from (xmodal.pretrained): the preset's recipe of built-in objects of
+- pretrain: remakes the encoders `fit` starts from (xmodal.training.pretrained): the preset's recipe of built-in objects of
   every category, trained from scratch (resumed when its run exists), the best weights published
   into --weights (the shipped folder of the preset by default); with --category, the encoders
   specialised to that category, trained further from the preset's shipped ones.
@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfrecords_tools.atomic import atomic_file, write_text_atomic
+from tfrecords_tools.dataset.atomic import atomic_file, write_text_atomic
 from tfrecords_tools.errors import add_verbose_flag, run_cli
-from tfrecords_tools.synth import CATEGORIES
-from xmodal.builtin_data import synthetic_dataset
-from xmodal.config import FitConfig
+from tfrecords_tools.synth.dataset import CATEGORIES
+from xmodal.training.builtin_data import synthetic_dataset
+from xmodal.training.config import FitConfig
 from xmodal.fit import checkpoint_dir, fit
-from xmodal.models import preset
-from xmodal.pretrained import PLAIN, WEIGHTS, Recipe, publish, quick, recipe as pretraining_recipe, weights_name
+from xmodal.training.models import preset
+from xmodal.training.pretrained import PLAIN, WEIGHTS, Recipe, publish, quick, recipe as pretraining_recipe, weights_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,7 +247,7 @@ def main() -> None:
                         "(default small; fit's default is small-hd)")
     parser.add_argument("--steps", type=int, default=None,
                         help=f"steps of each ablation run (default: fit's, {DEFAULTS.steps}) or of pretraining "
-                             "(default: the preset's recipe, xmodal.pretrained.RECIPES)")
+                             "(default: the preset's recipe, xmodal.training.pretrained.RECIPES)")
     parser.add_argument("--category", default="", choices=CATEGORIES,
                         help="pretrain: encoders specialised to this category (default: of every category)")
     parser.add_argument("--weights", default="", help="where pretrain publishes the encoders "

@@ -32,32 +32,32 @@ import tensorflow as tf
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.flags import (crop_fraction, fraction, non_negative_float, non_negative_int, positive_float,
                                    positive_int, seed, unit_interval)
-from tfrecords_tools.manifest import object_count, read_json_document, write_json_atomic
-from tfrecords_tools.read import reading
-from tfrecords_tools.records import has_masks
-from tfrecords_tools.validate import check_dataset, key_problem
-from tfrecords_tools.lock import output_lock
-from xmodal.augment import Augmentation
-from xmodal.backgrounds import load_photos
-from xmodal.builtin_data import builtin_dataset
-from xmodal.callbacks import Checkpoints, Progress, Summaries
-from xmodal.checkpoints import forget_from, remove_temporaries, restore, resumable, space_for, variable_bytes
-from xmodal.config import BATCHES, CONFIG, PRECISIONS, STRATEGIES, FitConfig, read_stored
-from xmodal.data import Stream, object_views, split_categories, triplets
-from xmodal.embedder import load_embedder
+from tfrecords_tools.dataset.manifest import object_count, read_json_document, write_json_atomic
+from tfrecords_tools.dataset.read import reading
+from tfrecords_tools.dataset.records import has_masks
+from tfrecords_tools.dataset.validate import check_dataset, key_problem
+from tfrecords_tools.dataset.lock import output_lock
+from xmodal.augmentation.augment import Augmentation
+from xmodal.augmentation.backgrounds import load_photos
+from xmodal.training.builtin_data import builtin_dataset
+from xmodal.training.callbacks import Checkpoints, Progress, Summaries
+from xmodal.training.checkpoints import forget_from, remove_temporaries, restore, resumable, space_for, variable_bytes
+from xmodal.training.config import BATCHES, CONFIG, PRECISIONS, STRATEGIES, FitConfig, read_stored
+from xmodal.training.data import Stream, object_views, split_categories, triplets
+from xmodal.serving.embedder import load_embedder
 from xmodal.evaluate import evaluate
-from xmodal.export import write_export
-from xmodal.loop import custom_fit, test_loss_function
-from xmodal.losses import LOSSES
-from xmodal.metrics import spread, table
-from xmodal.models import PRESETS, XModal, build_encoders, preset
-from xmodal.optimizers import adam_w, learning_rate
-from xmodal.pretrained import init_source
-from xmodal.projector import gather, write_projector
-from xmodal.validation import (Validation, criterion, embedder, few_objects_note, read_history, restore_best,
+from xmodal.serving.export import write_export
+from xmodal.training.loop import custom_fit, test_loss_function
+from xmodal.training.losses import LOSSES
+from xmodal.evaluation.metrics import spread, table
+from xmodal.training.models import PRESETS, XModal, build_encoders, preset
+from xmodal.training.optimizers import adam_w, learning_rate
+from xmodal.training.pretrained import init_source
+from xmodal.evaluation.projector import gather, write_projector
+from xmodal.training.validation import (Validation, criterion, embedder, few_objects_note, read_history, restore_best,
                                validation_ids, validation_objects)
-from xmodal.warm_start import warm_start
-from xmodal.versions import check_export_base
+from xmodal.training.warm_start import warm_start
+from xmodal.serving.versions import check_export_base
 
 PROJECTOR_OBJECTS = 10
 START = "start.json"  # the test-split metrics of the weights a run started from, for the final table
@@ -131,7 +131,7 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
     parser.add_argument("--perturbed-validation", action=argparse.BooleanOptionalAction,
                         default=defaults.perturbed_validation,
                         help="choose the exported weights on clean and perturbed validation renders alike "
-                             "(xmodal.perturb's 'all together')")
+                             "(xmodal.augmentation.perturb's 'all together')")
     parser.add_argument("--mirror-average", action=argparse.BooleanOptionalAction, default=defaults.mirror_average,
                         help="validation, the final report and the export embed each input averaged with its "
                              "left-right mirror image; turn off when an object and its mirror image must differ")
@@ -384,7 +384,7 @@ def starting_metrics(cfg: FitConfig, model: XModal, data: str, manifest: dict, r
 
 
 def spread_of(model: XModal, batch: dict) -> Callable[[], float]:
-    """A function giving the smaller spread (xmodal.metrics.spread) of the voxel and of the image embeddings of
+    """A function giving the smaller spread (xmodal.evaluation.metrics.spread) of the voxel and of the image embeddings of
     `batch` under the model's current weights."""
     voxels = batch["voxels"]  # (P, R, R, R)
     pictures = batch["images"] if "images" in batch else batch["positive"]  # (P, K, S, S, C) or (B, S, S, C)

@@ -15,17 +15,17 @@ from typing import Iterator
 from tqdm import tqdm
 
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
-from tfrecords_tools.manifest import object_count, read_manifest
-from xmodal.builtin_data import builtin_dataset
-from xmodal.calibration import calibration
-from xmodal.config import FitConfig
-from xmodal.embedder import load_embedder
+from tfrecords_tools.dataset.manifest import object_count, read_manifest
+from xmodal.training.builtin_data import builtin_dataset
+from xmodal.serving.calibration import calibration
+from xmodal.training.config import FitConfig
+from xmodal.serving.embedder import load_embedder
 from xmodal.search.backends import EXACT_BELOW, KINDS
 from xmodal.search.entries import Entries, dataset_entries, dataset_splits
 from xmodal.search.folder import read_description, write_index
 from xmodal.search.provenance import check_same_export, export_identity
 from xmodal.search.shards import read_embeddings
-from xmodal.versions import MODEL_HELP
+from xmodal.serving.versions import MODEL_HELP
 
 
 @dataclasses.dataclass(frozen=True)

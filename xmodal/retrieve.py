@@ -10,14 +10,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from tfrecords_tools.atomic import atomic_file
+from tfrecords_tools.dataset.atomic import atomic_file
 from tfrecords_tools.captions import captioned
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.flags import picture_output, positive_int
-from xmodal.query_image import letterboxed, png_bytes, read_query
+from xmodal.search.query_image import letterboxed, png_bytes, read_query
 from xmodal.search.catalogue import Catalogue, Hit
 from xmodal.search.queries import open_searcher
-from xmodal.versions import MODEL_HELP
+from xmodal.serving.versions import MODEL_HELP
 
 TILE = 160  # pixels per picture in the --out grid
 

@@ -18,7 +18,7 @@ from typing import Callable
 
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.flags import positive_int
-from xmodal.versions import MODEL_HELP
+from xmodal.serving.versions import MODEL_HELP
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

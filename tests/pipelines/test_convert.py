@@ -9,7 +9,7 @@ from pipelines.convert import run
 from tests.conftest import TINY
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.lock import LOCK, output_lock
+from tfrecords_tools.dataset.lock import LOCK, output_lock
 
 
 def records(data: str) -> list[bytes]:

@@ -10,8 +10,8 @@ import pytest
 
 from pipelines.embed import EmbedConfig, run
 from tfrecords_tools.errors import UserError
-from xmodal.embedder import load_embedder
-from xmodal.export import write_export
+from xmodal.serving.embedder import load_embedder
+from xmodal.serving.export import write_export
 from xmodal.index import IndexConfig, run as index_run
 from xmodal.search.entries import Entries, dataset_entries, joined
 from xmodal.search.folder import open_index

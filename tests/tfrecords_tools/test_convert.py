@@ -22,7 +22,7 @@ from tfrecords_tools.config import VIEWPOINT_SETS, ConvertConfig
 from tfrecords_tools.convert import convert, with_workers
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.inspect import summary, verify
-from tfrecords_tools.records import decode_images, decode_rgba, has_masks
+from tfrecords_tools.dataset.records import decode_images, decode_rgba, has_masks
 
 PLAIN_SPEC = {  # the public feature list of docs/format.md, nothing from our reader
     "object_id": tf.io.FixedLenFeature([], tf.string),
@@ -64,7 +64,7 @@ def test_records_read_with_plain_tensorflow(tiny_data):
 
 
 def test_renders_carry_their_mask_through_the_conversion(tiny_data):
-    from tfrecords_tools.render import project  # geometry only: no OpenGL context in this process
+    from tfrecords_tools.meshes.render import project  # geometry only: no OpenGL context in this process
 
     manifest = json.loads((Path(tiny_data) / "manifest.json").read_text())
     assert manifest["format_version"] == 3 and has_masks(manifest)
@@ -170,7 +170,7 @@ def test_empty_input_folder_is_a_user_error(tmp_path):
 
 
 def test_meshes_with_failing_materials_convert_untextured(tmp_path):
-    from tests.tfrecords_tools.test_meshes import COLOUR_ONLY, MISSING_TEXTURE, write_obj_with_material
+    from tests.tfrecords_tools.meshes.test_load import COLOUR_ONLY, MISSING_TEXTURE, write_obj_with_material
 
     write_obj_with_material(tmp_path / "meshes" / "red", "model", COLOUR_ONLY)
     write_obj_with_material(tmp_path / "meshes" / "green", "model", MISSING_TEXTURE)
@@ -184,7 +184,7 @@ def test_meshes_with_failing_materials_convert_untextured(tmp_path):
 
 
 def test_any_failure_inside_one_object_is_a_skipped_entry_with_type_and_message(tiny_meshes, tmp_path, monkeypatch):
-    from tfrecords_tools import objects
+    from tfrecords_tools.meshes import objects
 
     def failing_voxels(*args):
         raise TypeError("unsupported operand type(s) for *: 'int' and 'NoneType'")
@@ -205,7 +205,7 @@ def test_any_failure_inside_one_object_is_a_skipped_entry_with_type_and_message(
 @pytest.fixture(scope="module")
 def odd_inputs(tmp_path_factory) -> tuple[Path, dict, str]:
     """A folder of awkward inputs converted with --up z: (the folder, the manifest, what the conversion printed)."""
-    from tests.tfrecords_tools.test_meshes import draco_glb
+    from tests.tfrecords_tools.meshes.test_load import draco_glb
 
     meshes = tmp_path_factory.mktemp("odd") / "meshes"
     meshes.mkdir()

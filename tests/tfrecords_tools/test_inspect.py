@@ -10,8 +10,8 @@ from tfrecords_tools.captions import captioned
 from tfrecords_tools.cli import main
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.inspect import row_caption, summary
-from tfrecords_tools.manifest import read_manifest
-from tfrecords_tools.read import dataset
+from tfrecords_tools.dataset.manifest import read_manifest
+from tfrecords_tools.dataset.read import dataset
 
 
 def test_grid_draws_n_captioned_rows(tiny_data, tmp_path):

@@ -15,7 +15,7 @@ from tests.conftest import TINY
 from tests.tfrecords_tools.test_convert import shard_bytes
 from tfrecords_tools.config import ConvertConfig
 from tfrecords_tools.convert import convert
-from tfrecords_tools.synth import synth_dataset
+from tfrecords_tools.synth.dataset import synth_dataset
 
 FLAGS = ["--voxel-res", "32", "--image-size", "64", "--views", "4", "--workers", "2", "--seed", "3"]  # conftest TINY
 INTERRUPTED = "interrupted: finished work is kept; rerun the same command to resume"

@@ -14,7 +14,7 @@ from tfrecords_tools.workers import imap_spawned
 SCRIPT = textwrap.dedent("""
     import numpy as np
     import tensorflow as tf  # the parent holds TensorFlow, as `python -m xmodal.fit` does
-    from tfrecords_tools.objects import render_voxels
+    from tfrecords_tools.meshes.objects import render_voxels
     from tfrecords_tools.workers import imap_spawned
 
     if __name__ == "__main__":

@@ -12,8 +12,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfrecords_tools.read import dataset
-from xmodal.metrics import evaluate_embeddings
+from tfrecords_tools.dataset.read import dataset
+from xmodal.evaluation.metrics import evaluate_embeddings
 
 
 def run(module: str, *args: str) -> subprocess.CompletedProcess:

@@ -14,17 +14,17 @@ import pytest
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
-import xmodal.export
-from xmodal.config import FitConfig
-from xmodal.data import Stream, triplets
-from xmodal.embedder import load_embedder
+import xmodal.serving.export
+from xmodal.training.config import FitConfig
+from xmodal.training.data import Stream, triplets
+from xmodal.serving.embedder import load_embedder
 from xmodal.evaluate import evaluate
 from xmodal.fit import (compiled_model, export_weights, fit, mirrored_strategy, prepare_run, shard_checksums,
                         stored_model)
-from xmodal.losses import triplet_loss
-from xmodal.models import build_encoders
-from xmodal.symmetry import IMAGE_AXIS, VOXEL_AXIS, embed
-from xmodal.warm_start import warm_start
+from xmodal.training.losses import triplet_loss
+from xmodal.training.models import build_encoders
+from xmodal.training.symmetry import IMAGE_AXIS, VOXEL_AXIS, embed
+from xmodal.training.warm_start import warm_start
 
 TINY_FIT = dict(preset="small", loss="triplet", batch_size=4, checkpoint_every=10, test_every=5)
 
@@ -338,7 +338,7 @@ def test_a_full_disk_while_exporting_is_one_line_and_leaves_no_partial_version(t
             (Path(filepath) / "variables.data").write_bytes(b"half")  # written before the disk filled up
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(xmodal.export, "export_archive", lambda *args: FillsTheDisk())
+    monkeypatch.setattr(xmodal.serving.export, "export_archive", lambda *args: FillsTheDisk())
     cfg = FitConfig(preset="small", export=str(tmp_path / "sm"))
     model = compiled_model(cfg)
     weights = sum(np.asarray(w).nbytes for w in model.voxel_encoder.weights + model.image_encoder.weights)

@@ -8,7 +8,7 @@ import sys
 import keras
 import numpy as np
 
-from xmodal.versions import resolve_model
+from xmodal.serving.versions import resolve_model
 
 
 def free_ports(count: int) -> list[int]:

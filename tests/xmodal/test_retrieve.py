@@ -11,10 +11,10 @@ from PIL import Image
 
 from tests.pictures import broken_crc, png, png_header_only
 from tfrecords_tools.errors import UserError, run_cli
-from tfrecords_tools.read import dataset
+from tfrecords_tools.dataset.read import dataset
 from xmodal import retrieve
-from xmodal.embedder import load_embedder
-from xmodal.query_image import png_bytes, read_query
+from xmodal.serving.embedder import load_embedder
+from xmodal.search.query_image import png_bytes, read_query
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> str:

@@ -25,7 +25,7 @@ class Hit:
     object_id: str
     category: str
     distance: float  # Euclidean, between embeddings
-    confidence: float | None = None  # of a picture query: xmodal.calibration.Calibration.confidence of the distance
+    confidence: float | None = None  # of a picture query: xmodal.serving.calibration.Calibration.confidence of the distance
 
 
 @dataclasses.dataclass(frozen=True)

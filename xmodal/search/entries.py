@@ -11,10 +11,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.manifest import read_manifest, shard_paths
-from tfrecords_tools.read import reading
-from tfrecords_tools.validate import check_dataset
-from xmodal.embedder import BATCH, Embedder
+from tfrecords_tools.dataset.manifest import read_manifest, shard_paths
+from tfrecords_tools.dataset.read import reading
+from tfrecords_tools.dataset.validate import check_dataset
+from xmodal.serving.embedder import BATCH, Embedder
 from xmodal.search.thumbnails import png, render_thumbnail, voxel_picture
 
 

@@ -4,7 +4,7 @@
     INDEX/vectors-<g>.faiss       the FAISS index of generation g (each `add` makes the next generation)
     INDEX/entries-<g>.npz         per position: object id, category, split, where its two thumbnails are
     INDEX/thumbnails-<g>.bin      the PNG thumbnails that generation g added, never rewritten
-    INDEX/.lock                   one writer at a time (tfrecords_tools.lock)
+    INDEX/.lock                   one writer at a time (tfrecords_tools.dataset.lock)
 
 A reader sees the generation index.json names, whole; a writer killed before it wrote index.json
 leaves files that no index.json names, which the next writer removes (only files of these names).
@@ -18,12 +18,12 @@ from typing import Iterable, Iterator
 import faiss
 import numpy as np
 
-from tfrecords_tools.atomic import atomic_file
+from tfrecords_tools.dataset.atomic import atomic_file
 from tfrecords_tools.errors import UserError, first_few
-from tfrecords_tools.lock import LOCK, output_lock
-from tfrecords_tools.manifest import read_json_document, write_json_atomic
-from tfrecords_tools.shards import sha256
-from tfrecords_tools.validate import key_problem
+from tfrecords_tools.dataset.lock import LOCK, output_lock
+from tfrecords_tools.dataset.manifest import read_json_document, write_json_atomic
+from tfrecords_tools.dataset.shards import sha256
+from tfrecords_tools.dataset.validate import key_problem
 from xmodal.search.backends import KINDS, Kind, all_vectors, chosen_kind, filled_index
 from xmodal.search.catalogue import Catalogue, Packs
 from xmodal.search.entries import Entries, joined

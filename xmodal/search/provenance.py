@@ -1,5 +1,5 @@
 """Which export made a set of embeddings: its folder, version and a checksum of its graph and weights, with its
-training.json and, when it has one, its calibration.json (xmodal.calibration).
+training.json and, when it has one, its calibration.json (xmodal.serving.calibration).
 
 Two exports with the same architecture share `saved_model.pb`; the checksum covers the variables
 too, so embeddings of one export are never searched with queries embedded by another.
@@ -8,10 +8,10 @@ import hashlib
 import json
 
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.shards import sha256
-from tfrecords_tools.validate import key_problem
-from xmodal.calibration import calibration_problem, read_measured
-from xmodal.versions import SAVED_MODEL, resolve_model
+from tfrecords_tools.dataset.shards import sha256
+from tfrecords_tools.dataset.validate import key_problem
+from xmodal.serving.calibration import calibration_problem, read_measured
+from xmodal.serving.versions import SAVED_MODEL, resolve_model
 
 TRAINING = "training.json"
 IDENTITY_KEYS = {"path": str, "sha256": str, "training": dict}  # "version": an integer or null; "calibration"

@@ -12,11 +12,11 @@ import numpy as np
 from PIL import Image
 
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.meshes import MESH_SUFFIXES, BadMesh, load_mesh
-from tfrecords_tools.open_surfaces import mesh_voxels
-from xmodal.calibration import CALIBRATION, Calibration, calibration
-from xmodal.embedder import Embedder, load_embedder
-from xmodal.query_image import letterboxed, png_bytes, read_picture
+from tfrecords_tools.meshes.load import MESH_SUFFIXES, BadMesh, load_mesh
+from tfrecords_tools.meshes.open_surfaces import mesh_voxels
+from xmodal.serving.calibration import CALIBRATION, Calibration, calibration
+from xmodal.serving.embedder import Embedder, load_embedder
+from xmodal.search.query_image import letterboxed, png_bytes, read_picture
 from xmodal.search.catalogue import Catalogue, Hit, in_memory
 from xmodal.search.entries import dataset_entries, joined
 from xmodal.search.folder import INDEX, open_index

@@ -11,9 +11,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.manifest import read_json_document
-from tfrecords_tools.shards import sha256
-from tfrecords_tools.validate import key_problem
+from tfrecords_tools.dataset.manifest import read_json_document
+from tfrecords_tools.dataset.shards import sha256
+from tfrecords_tools.dataset.validate import key_problem
 from xmodal.search.entries import Entries, joined
 from xmodal.search.provenance import identity_problem
 

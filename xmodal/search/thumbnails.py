@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import binary_erosion, gaussian_filter
 
-from xmodal.query_image import eight_bit_rgb
+from xmodal.search.query_image import eight_bit_rgb
 
 SIZE = 128  # pixels per side of each thumbnail
 VOXEL_COLOR = np.array([140, 158, 199], np.float32)  # the colour of voxel pictures (as the inspect grid's)

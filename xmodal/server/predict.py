@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from PIL import Image
 
 from tfrecords_tools.errors import UserError
-from xmodal.query_image import read_picture
+from xmodal.search.query_image import read_picture
 from xmodal.server.errors import error
 from xmodal.server.service import Service, json_object, service
 

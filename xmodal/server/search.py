@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.meshes import MESH_SUFFIXES
+from tfrecords_tools.meshes.load import MESH_SUFFIXES
 from xmodal.search.catalogue import THUMBNAILS, Hit
 from xmodal.server.service import MAX_K, Service, json_object, service
 

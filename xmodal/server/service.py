@@ -4,8 +4,8 @@ import dataclasses
 from fastapi import Request
 
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.meshes import MESH_SUFFIXES
-from xmodal.query_image import BACKGROUND
+from tfrecords_tools.meshes.load import MESH_SUFFIXES
+from xmodal.search.query_image import BACKGROUND
 from xmodal.search.queries import Searcher
 
 MAX_K = 100  # the most results one search returns

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.lock import output_lock
-from tfrecords_tools.read import dataset
-from xmodal.embedder import load_embedder
+from tfrecords_tools.dataset.lock import output_lock
+from tfrecords_tools.dataset.read import dataset
+from xmodal.serving.embedder import load_embedder
 from xmodal.index import IndexConfig, run
 from xmodal.search import folder
 from xmodal.search.folder import INDEX, open_index

@@ -11,8 +11,8 @@ from PIL import Image
 from tests.conftest import recalibrated
 from tests.pictures import png
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.read import dataset
-from xmodal.calibration import CALIBRATION
+from tfrecords_tools.dataset.read import dataset
+from xmodal.serving.calibration import CALIBRATION
 from xmodal.search.folder import open_index
 from xmodal.search.queries import open_searcher, query_picture
 
@@ -67,7 +67,7 @@ def test_an_export_made_before_calibration_gives_no_confidence_and_says_so(tiny_
 def test_a_broken_calibration_is_one_line(tiny_index, tiny_model, tmp_path):
     copy = recalibrated(tiny_model, tmp_path / "1", [0.5])
     (Path(copy) / CALIBRATION).write_text('{"split": "test", "objects": 1, "distances": [0.5, "far"]}')
-    with pytest.raises(UserError, match=f"{CALIBRATION}: not a calibration written by xmodal.export: key distances "
+    with pytest.raises(UserError, match=f"{CALIBRATION}: not a calibration written by xmodal.serving.export: key distances "
                                         "must hold numbers"):
         open_searcher(tiny_index, copy)
     (Path(copy) / CALIBRATION).write_text("{not json")

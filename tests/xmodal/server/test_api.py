@@ -11,9 +11,9 @@ from PIL import Image
 
 from tests.pictures import broken_crc, png, png_header_only
 from tests.xmodal.server.http import multipart, post_json, request, upload
-from tfrecords_tools.read import dataset
-from xmodal.calibration import CALIBRATION
-from xmodal.embedder import load_embedder
+from tfrecords_tools.dataset.read import dataset
+from xmodal.serving.calibration import CALIBRATION
+from xmodal.serving.embedder import load_embedder
 from xmodal.search.folder import open_index
 
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.xmodal.server.http import upload as post_file
-from tfrecords_tools.read import dataset
+from tfrecords_tools.dataset.read import dataset
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

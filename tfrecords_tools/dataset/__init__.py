@@ -1,0 +1,1 @@
+"""A converted dataset: the record format, shards, manifest, validation and reading."""

@@ -1,0 +1,1 @@
+"""Meshes in: finding them in input layouts, loading, voxelising, rendering, framing."""

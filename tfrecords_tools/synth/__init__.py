@@ -1,0 +1,1 @@
+"""The built-in procedural generator: objects of several categories built from closed parts."""

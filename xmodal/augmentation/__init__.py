@@ -1,0 +1,1 @@
+"""Pictures changed on purpose: training augmentation, backgrounds, distortions, perturbations."""

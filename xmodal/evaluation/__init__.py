@@ -1,0 +1,1 @@
+"""Measuring an embedding: retrieval metrics, the robustness benchmark, the projector."""

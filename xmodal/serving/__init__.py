@@ -1,0 +1,1 @@
+"""Exports: versioned SavedModels, their signatures' inputs, their calibration, and embedding with them."""

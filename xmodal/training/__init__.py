@@ -1,0 +1,1 @@
+"""Training: configuration, input pipelines, encoders, losses, the loop, checkpoints, validation."""
