@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from tfrecords_tools.errors import UserError, first_few
+from tfrecords_tools.flags import folder_output
 
 SAVED_MODEL = "saved_model.pb"
 VERSION = re.compile(r"[0-9]+")
@@ -71,22 +72,14 @@ def check_export_base(base: str, run_dir: str) -> Path:
     if overlaps(folder, Path(run_dir)):
         raise UserError(f"--export {base} overlaps the run directory {run_dir} (checkpoints and logs): "
                         "choose an export folder outside it")
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"--export {base} is a file, not a folder")
-    if (folder / SAVED_MODEL).is_file():
+    if folder.is_dir() and (folder / SAVED_MODEL).is_file():
         raise UserError(f"--export {base} holds an unversioned SavedModel: move its contents to {base}/1 "
                         "(or choose another --export) so that it is kept")
     foreign = sorted(p.name for p in folder.iterdir() if not is_ours(p)) if folder.is_dir() else []
     if foreign:
         raise UserError(f"--export {base} holds other files than exported versions ({first_few(foreign)}): "
                         "choose a new or empty folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"--export {base}: cannot create it: {error.strerror}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"--export {base}: not writable")
-    return folder
+    return folder_output(base, "--export")
 
 
 def next_version(base: Path) -> int:
