@@ -9,18 +9,14 @@ pair looks unlike the catalogue. Exports made before calibration.json existed ha
 import dataclasses
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from tfrecords_tools.dataset.manifest import read_json_document
-from tfrecords_tools.dataset.read import dataset, reading
+from tfrecords_tools.dataset.manifest import object_count, read_json_document, read_manifest
 from tfrecords_tools.dataset.validate import key_problem
-from xmodal.training.symmetry import IMAGE_AXIS, VOXEL_AXIS, embed
+from xmodal.serving.embedder import embed_split, load_embedder
 
 CALIBRATION = "calibration.json"
 SPLIT = "test"  # held out of training and of the choice of the exported weights
-BATCH = 32
 KEYS = {"split": str, "objects": int, "distances": list}
 
 
@@ -29,24 +25,14 @@ def matched_distances(voxels: np.ndarray, images: np.ndarray, image_objects: np.
     return np.linalg.norm(images - voxels[image_objects], axis=1)
 
 
-def measured(voxel_encoder: keras.Model, image_encoder: keras.Model, data: str, mirror_average: bool,
-             split: str = SPLIT) -> dict | None:
-    """calibration.json of encoders on a split of a dataset (embedded as the exported signatures embed), or None
-    when the split has no object."""
-    voxels, images, views = [], [], 0
-    with reading(data):
-        for batch in dataset(data, split).batch(BATCH):
-            n, views = batch["images"].shape[:2]
-            shapes = embed(voxel_encoder, batch["voxels"], VOXEL_AXIS, mirror_average)  # (n, 128)
-            flat = tf.reshape(batch["images"], [n * views, *batch["images"].shape[2:]])  # (n * V, S, S, 3)
-            pictures = embed(image_encoder, flat, IMAGE_AXIS, mirror_average)  # (n * V, 128)
-            voxels.append(tf.cast(shapes, tf.float32).numpy())  # float32 as the signatures give, whatever the precision
-            images.append(tf.cast(pictures, tf.float32).numpy())
-    if not voxels:
+def measured(version: Path, data: str, split: str = SPLIT) -> dict | None:
+    """calibration.json of the SavedModel in `version` on a split of a dataset, embedded through its signatures as
+    any consumer embeds, or None when the split has no object."""
+    if not object_count(read_manifest(data), split):
         return None
-    voxels = np.concatenate(voxels)
-    distances = matched_distances(voxels, np.concatenate(images), np.repeat(np.arange(len(voxels)), views))
-    return {"split": split, "objects": len(voxels), "distances": np.sort(distances).round(6).tolist()}
+    e = embed_split(load_embedder(str(version)), data, split)
+    distances = matched_distances(e.voxels, e.images, e.image_objects)  # (M,)
+    return {"split": split, "objects": len(e.voxels), "distances": np.sort(distances).round(6).tolist()}
 
 
 def calibration_problem(where: str, stored: object) -> str | None:

@@ -7,7 +7,7 @@ import tensorflow as tf
 from tfrecords_tools.errors import UserError
 from tfrecords_tools.dataset.read import dataset, reading
 from tfrecords_tools.dataset.validate import check_dataset
-from xmodal.serving.export import SIGNATURES
+from xmodal.serving.inputs import SIGNATURES
 from xmodal.serving.versions import resolve_model
 
 BATCH = 32

@@ -26,11 +26,9 @@ from tfrecords_tools.dataset.atomic import temporary_name
 from tfrecords_tools.dataset.manifest import write_json_atomic
 from tfrecords_tools.dataset.records import decode_images, parse_spec, unpack_voxels
 from xmodal.serving.calibration import CALIBRATION, measured
-from xmodal.serving.inputs import binary_voxels, pictures, unless_empty
+from xmodal.serving.inputs import SIGNATURES, binary_voxels, pictures, unless_empty
 from xmodal.training.symmetry import IMAGE_AXIS, VOXEL_AXIS, embed
 from xmodal.serving.versions import next_version, publish, stale_temporaries
-
-SIGNATURES = ("embed_voxels", "embed_images", "embed_png", "serving_default")
 
 
 def checked(x: tf.Tensor, model: keras.Model) -> tf.Tensor:
@@ -94,7 +92,7 @@ def write_export(voxels: keras.Model, images: keras.Model, base: str, views: int
         voxels.save(tmp / "voxel_encoder.keras")
         images.save(tmp / "image_encoder.keras")
         write_json_atomic(tmp / "training.json", {**(training or {}), "mirror_average": mirror_average})
-        matched = measured(voxels, images, data, mirror_average) if data else None
+        matched = measured(tmp, data) if data else None
         if matched is not None:
             write_json_atomic(tmp / CALIBRATION, matched)
         return str(publish(tmp, out))

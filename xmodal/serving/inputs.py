@@ -6,6 +6,7 @@ from typing import Callable
 
 import tensorflow as tf
 
+SIGNATURES = ("embed_voxels", "embed_images", "embed_png", "serving_default")  # of every export
 VOXEL_VALUES_MESSAGE = "voxels must be 0 or 1 (empty or filled)"
 WHITE = 255.0  # the background of query pictures: transparency is composited on it and the letterbox pads with it
 
