@@ -1,6 +1,5 @@
 """The command line of `python -m tfrecords_tools synth|convert|inspect`: flags map onto the config dataclasses."""
 import argparse
-import os
 from typing import Callable
 
 from tfrecords_tools.config import AUTO_VIEWPOINTS, RENDER_FLAGS, VIEWPOINT_SETS, ConvertConfig, flag, viewpoint_file
@@ -9,6 +8,7 @@ from tfrecords_tools.flags import bounded, fraction, positive_float, positive_in
 from tfrecords_tools.meshes.load import UP_ROTATIONS
 from tfrecords_tools.meshes.sources import FORMATS
 from tfrecords_tools.synth.dataset import CATEGORIES, synth_dataset
+from tfrecords_tools.workers import available_cores
 
 
 def render_share(name: str) -> Callable[[str], float]:
@@ -40,7 +40,7 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--voxel-res", type=positive_int, default=96, help="voxel grid resolution (default 96)")
     parser.add_argument("--image-size", type=positive_int, default=486, help="render size in pixels (default 486)")
     parser.add_argument("--views", type=positive_int, default=12, help="renders per object (default 12)")
-    parser.add_argument("--workers", type=positive_int, default=len(os.sched_getaffinity(0)),
+    parser.add_argument("--workers", type=positive_int, default=available_cores(),
                         help="worker processes, at most the cores available (default: all of them)")
     parser.add_argument("--test-fraction", type=fraction, default=0.2, help="share of objects held out (default 0.2)")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the split, viewpoints and backgrounds")

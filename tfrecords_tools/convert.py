@@ -1,7 +1,6 @@
 """`convert`: a folder of meshes -> sharded TFRecords + manifest.json, resumable and deterministic."""
 import contextlib
 import dataclasses
-import os
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -11,20 +10,20 @@ import numpy as np
 from tqdm import tqdm
 
 from tfrecords_tools.config import AUTO_VIEWPOINTS, RENDER_FLAGS, VIEWPOINT_SETS, ConvertConfig, flag
-from tfrecords_tools.errors import UserError, first_few, is_disk_full, no_space
+from tfrecords_tools.errors import UserError, first_few, space_for
 from tfrecords_tools.dataset.lock import output_lock
-from tfrecords_tools.dataset.manifest import MANIFEST, read_json_document, write_json_atomic
+from tfrecords_tools.dataset.manifest import (MANIFEST, SHOWN_WARNINGS, read_json_document, skipped_by_reason,
+                                              write_json_atomic)
 from tfrecords_tools.meshes.objects import Skipped, convert_object, grid_digest, warning_entries
 from tfrecords_tools.dataset.records import FEATURES, FORMAT_VERSION, encode_example
 from tfrecords_tools.meshes.sources import Source, detect_format, discover, unusable_inputs
 from tfrecords_tools.dataset.shards import estimated_object_bytes, plan_shards, sha256, shard_name, write_shard
 from tfrecords_tools.dataset.validate import key_problem, schema_problem
 from tfrecords_tools.meshes.viewpoints import read_viewpoints
-from tfrecords_tools.workers import imap_spawned
+from tfrecords_tools.workers import available_cores, imap_spawned
 
 PROGRESS = ".progress"  # per-shard records of finished work, removed once the manifest is written
 SPLITS = ("train", "test")  # the order of a shard plan
-SHOWN_WARNINGS = 10  # warnings (and reasons for skipping) printed at the end of a conversion; all are in the manifest
 SHARD_RECORD = {"split": str, "file": str, "objects": int, "bytes": int, "sha256": str, "skipped": list,
                 "warnings": list, "grids": dict}  # a finished shard's record in PROGRESS; grids: object id -> digest
 
@@ -59,7 +58,7 @@ def validate(cfg: ConvertConfig) -> None:
 
 def with_workers(cfg: ConvertConfig) -> ConvertConfig:
     """cfg with --workers lowered, saying so, to the cores this process may run on (more only cost memory)."""
-    cores = len(os.sched_getaffinity(0))
+    cores = available_cores()
     if cfg.workers <= cores:
         return cfg
     print(f"--workers {cfg.workers}: lowered to {cores}, the cores available (more processes would only add memory "
@@ -143,18 +142,6 @@ def shard_examples(results: Iterator, count: int, skipped: list, warnings: list,
             yield encode_example(result)
 
 
-@contextlib.contextmanager
-def reported_full_disk(out: Path, needed: int) -> Iterator[None]:
-    """A full disk while the block writes into `out` becomes one line naming it and the bytes still to write (the
-    file being written is removed: every write is atomic)."""
-    try:
-        yield
-    except Exception as error:  # noqa: BLE001  OSError or TensorFlow's error: only a full disk is turned into a line
-        if not is_disk_full(error):
-            raise
-        raise no_space(out, needed) from None
-
-
 def convert(cfg: ConvertConfig) -> dict:
     """Run (or resume) a conversion and return its manifest; one run at a time per output folder."""
     validate(cfg)
@@ -175,13 +162,14 @@ def write_dataset(cfg: ConvertConfig) -> dict:
     state = out / PROGRESS
     state.mkdir(parents=True, exist_ok=True)
     for stale in [*out.glob(".*.tmp-*"), *state.glob(".*.tmp-*")]:  # files an interrupted or failed run left
-        stale.unlink()
+        if stale.is_file():
+            stale.unlink()
     pending = [p for p in shards if not (state / f"{shard_name(*p[:3])}.json").is_file()]
     jobs = [(source, cfg) for *_, items in pending for source in items]
     if len(pending) < len(shards):
         print(f"resuming: {len(shards) - len(pending)} of {len(shards)} shards already written")
     needed = int(len(jobs) * estimated_object_bytes(cfg.voxel_res, cfg.image_size, cfg.views))
-    with reported_full_disk(out, needed):
+    with space_for(out, needed):
         write_json_atomic(state / "config.json", identity)
         write_shards(cfg, pending, jobs)
         entries = [shard_record(state / f"{shard_name(*p[:3])}.json") for p in shards]
@@ -215,18 +203,6 @@ def require_objects(out: Path, manifest: dict) -> dict:
     skipped = manifest["skipped"]
     first = f"; the first, {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""
     raise UserError(f"no object converted: all {len(skipped)} inputs were skipped{first} (all listed in {out / MANIFEST})")
-
-
-def skipped_by_reason(skipped: list[dict]) -> list[str]:
-    """Lines counting the skipped inputs per reason, the most frequent first, each with its first paths."""
-    paths = defaultdict(list)
-    for entry in skipped:
-        paths[entry["reason"]].append(entry["path"])
-    ranked = sorted(paths.items(), key=lambda item: (-len(item[1]), item[0]))
-    lines = [f"  skipped {len(found)}: {reason}: {first_few(found)}" for reason, found in ranked[:SHOWN_WARNINGS]]
-    if len(ranked) > SHOWN_WARNINGS:
-        lines.append(f"  ... {len(ranked) - SHOWN_WARNINGS} more reasons in {MANIFEST}")
-    return lines
 
 
 def report(out: Path, manifest: dict) -> str:

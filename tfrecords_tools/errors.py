@@ -1,6 +1,7 @@
 """User-facing errors, the CLI wrapper that turns them into one line and exit status 2 (a full disk too, and
 Ctrl-C into 130 at any moment), and quiet TensorFlow."""
 import argparse
+import contextlib
 import errno
 import multiprocessing
 import os
@@ -8,7 +9,7 @@ import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 VERBOSE = "--verbose"  # the flag of every TensorFlow-using CLI that brings TensorFlow's own log lines back
 PACKAGES = ("tfrecords_tools", "xmodal", "pipelines")  # whose modules are our CLIs
@@ -56,6 +57,18 @@ def no_space(path: str | Path, needed: int | None = None) -> UserError:
 def first_few(names: list[str], shown: int = 3) -> str:
     """`a, b, c, ...`: the first names of a list, for a message."""
     return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
+
+
+@contextlib.contextmanager
+def space_for(path: str | Path, needed: int | None = None) -> Iterator[None]:
+    """A full disk inside the block (an OSError or a TensorFlow error) becomes one line naming `path` and the space
+    the write needs."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001  only a full disk is turned into one line; the rest is re-raised
+        if not is_disk_full(error):
+            raise
+        raise no_space(path, needed) from None
 
 
 def run_cli(main: Callable[[], None]) -> None:

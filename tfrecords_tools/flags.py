@@ -44,14 +44,19 @@ unit_interval = bounded(float, lambda v: 0 <= v <= 1, "must be from 0 to 1")  # 
 crop_fraction = bounded(float, lambda v: 0 < v <= 1, "must be greater than 0 and at most 1")  # a share of a side
 
 
+def writable_folder(folder: Path, what: str, which: str) -> None:
+    """Make `folder` if missing; a UserError `what: cannot create <which>` or `what: <which> is not writable`."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"{what}: cannot create {which}: {error.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{what}: {which} is not writable")
+
+
 def writable_parent(out: Path, flag: str) -> Path:
     """`out`, its folder made if missing; a UserError when that folder cannot be made or written."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"{flag} {out}: cannot create its folder: {error.strerror}") from None
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise UserError(f"{flag} {out}: its folder is not writable")
+    writable_folder(out.parent, f"{flag} {out}", "its folder")
     return out
 
 
@@ -70,12 +75,7 @@ def folder_output(path: str, flag: str) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise UserError(f"{flag} {path} is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"{flag} {path}: cannot create it: {error.strerror}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise UserError(f"{flag} {path}: not writable")
+    writable_folder(out, f"{flag} {path}", "it")
     return out
 
 

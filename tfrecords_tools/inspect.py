@@ -6,9 +6,8 @@ import numpy as np
 from tfrecords_tools.dataset.atomic import atomic_file
 from tfrecords_tools.captions import captioned, stacked
 from tfrecords_tools.config import RENDER_FLAGS, flag
-from tfrecords_tools.convert import skipped_by_reason
 from tfrecords_tools.errors import UserError
-from tfrecords_tools.dataset.manifest import read_manifest
+from tfrecords_tools.dataset.manifest import read_manifest, skipped_by_reason
 from tfrecords_tools.meshes.objects import render_voxels
 from tfrecords_tools.dataset.read import dataset, reading
 from tfrecords_tools.dataset.records import has_masks
@@ -51,7 +50,7 @@ def randomisation(manifest: dict) -> str:
 
 def up_axis(manifest: dict) -> str:
     """The mesh files' axis that was turned to +y (`--up`; y for datasets converted before the flag)."""
-    return manifest.get("config", {}).get("up", "y")
+    return manifest.get("up", "y")
 
 
 def summary(manifest: dict) -> str:

@@ -28,6 +28,11 @@ import types
 from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container or `taskset` may narrow)."""
+    return len(os.sched_getaffinity(0))
 PR_SET_PDEATHSIG = 1  # prctl option, linux/prctl.h
 POLL_SECONDS = 1.0  # how often the parent checks that its workers are alive while it waits
 

@@ -29,7 +29,7 @@ from typing import Callable
 import keras
 import tensorflow as tf
 
-from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
+from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli, space_for
 from tfrecords_tools.flags import (crop_fraction, fraction, non_negative_float, non_negative_int, positive_float,
                                    positive_int, seed, unit_interval)
 from tfrecords_tools.dataset.manifest import object_count, read_json_document, write_json_atomic
@@ -41,7 +41,7 @@ from xmodal.augmentation.augment import Augmentation
 from xmodal.augmentation.backgrounds import load_photos
 from xmodal.training.builtin_data import builtin_dataset
 from xmodal.training.callbacks import Checkpoints, Progress, Summaries
-from xmodal.training.checkpoints import forget_from, remove_temporaries, restore, resumable, space_for, variable_bytes
+from xmodal.training.checkpoints import forget_from, remove_temporaries, restore, resumable, variable_bytes
 from xmodal.training.config import BATCHES, CONFIG, PRECISIONS, STRATEGIES, FitConfig, read_stored
 from xmodal.training.data import Stream, object_views, split_categories, triplets
 from xmodal.serving.embedder import load_embedder

@@ -14,9 +14,9 @@ from tfrecords_tools.dataset.atomic import atomic_file
 from tfrecords_tools.captions import captioned
 from tfrecords_tools.errors import UserError, add_verbose_flag, run_cli
 from tfrecords_tools.flags import picture_output, positive_int
-from xmodal.search.query_image import letterboxed, png_bytes, read_query
+from xmodal.search.query_image import query_file
 from xmodal.search.catalogue import Catalogue, Hit
-from xmodal.search.queries import open_searcher
+from xmodal.search.queries import open_searcher, query_picture
 from xmodal.serving.versions import MODEL_HELP
 
 TILE = 160  # pixels per picture in the --out grid
@@ -63,7 +63,7 @@ def main() -> None:
                                       "id, distance and confidence) into this picture file (picture queries)")
     add_verbose_flag(parser)
     args = parser.parse_args()
-    picture = png_bytes(letterboxed(read_query(args.image))) if args.image else None  # 8-bit RGB square on white
+    picture = query_picture(query_file(args.image), args.image) if args.image else None  # a PNG square on white
     if args.mesh and not Path(args.mesh).is_file():
         raise UserError(f"{args.mesh}: no such mesh file")
     if args.out and args.mesh:

@@ -48,5 +48,5 @@ def test_captions_and_summary_name_the_up_axis(tiny_data):
     manifest = read_manifest(tiny_data)
     assert row_caption({"object_id": b"horse", "category": b"animal"}, "z") == "horse (animal; up: z)"
     assert "up: the meshes' y axis" in summary(manifest)
-    manifest["config"]["up"] = "-z"
+    manifest["up"] = "-z"
     assert "up: the meshes' -z axis" in summary(manifest)

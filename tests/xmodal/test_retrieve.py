@@ -14,12 +14,17 @@ from tfrecords_tools.errors import UserError, run_cli
 from tfrecords_tools.dataset.read import dataset
 from xmodal import retrieve
 from xmodal.serving.embedder import load_embedder
-from xmodal.search.query_image import png_bytes, read_query
+from xmodal.search.query_image import png_bytes, query_file, read_picture
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> str:
     (tmp_path / name).write_bytes(data)
     return str(tmp_path / name)
+
+
+def read_query(path: Path) -> Image.Image:
+    """The query picture file as `retrieve` reads it."""
+    return read_picture(query_file(str(path)), str(path))
 
 
 @pytest.mark.parametrize("name, data, message", [

@@ -1,12 +1,14 @@
 """manifest.json: the machine-readable description of a converted dataset."""
 import json
+from collections import defaultdict
 from pathlib import Path
 from typing import Callable
 
 from tfrecords_tools.dataset.atomic import write_text_atomic
-from tfrecords_tools.errors import UserError
+from tfrecords_tools.errors import UserError, first_few
 
 MANIFEST = "manifest.json"
+SHOWN_WARNINGS = 10  # warnings (and reasons for skipping) printed by convert and inspect; all are in the manifest
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -53,3 +55,15 @@ def shard_paths(data_dir: str, manifest: dict, split: str) -> list[Path]:
 def object_count(manifest: dict, split: str) -> int:
     """Number of objects in one split (0 when the split is absent)."""
     return manifest["splits"].get(split, {}).get("objects", 0)
+
+
+def skipped_by_reason(skipped: list[dict]) -> list[str]:
+    """Lines counting the skipped inputs per reason, the most frequent first, each with its first paths."""
+    paths = defaultdict(list)
+    for entry in skipped:
+        paths[entry["reason"]].append(entry["path"])
+    ranked = sorted(paths.items(), key=lambda item: (-len(item[1]), item[0]))
+    lines = [f"  skipped {len(found)}: {reason}: {first_few(found)}" for reason, found in ranked[:SHOWN_WARNINGS]]
+    if len(ranked) > SHOWN_WARNINGS:
+        lines.append(f"  ... {len(ranked) - SHOWN_WARNINGS} more reasons in {MANIFEST}")
+    return lines

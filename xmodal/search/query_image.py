@@ -44,13 +44,12 @@ def read_picture(data: bytes, name: str) -> Image.Image:
         raise UserError(f"{name}: not a readable image: {error}") from None
 
 
-def read_query(path: str) -> Image.Image:
-    """The picture at `path` as 8-bit RGB; a UserError when it is unreadable, broken or over PIL's pixel limit."""
+def query_file(path: str) -> bytes:
+    """The bytes of the picture file at `path`; a UserError when it cannot be read."""
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as error:
         raise UserError(f"{path}: not a readable image: {error.strerror}") from None
-    return read_picture(data, path)
 
 
 def letterboxed(image: Image.Image) -> Image.Image:

@@ -8,6 +8,7 @@ from tfrecords_tools.convert import convert
 from tfrecords_tools.dataset.manifest import MANIFEST
 from tfrecords_tools.dataset.records import FORMAT_VERSION
 from tfrecords_tools.synth.dataset import check_categories, synth_dataset
+from tfrecords_tools.workers import available_cores
 
 SEED = 0
 VIEWS = 12
@@ -47,7 +48,7 @@ def synthetic_dataset(objects: int, seed: int, voxel_res: int, image_size: int, 
         if not (root / "meshes" / "metadata.json").is_file():
             synth_dataset(str(root / "meshes"), objects, seed, categories)
         convert(ConvertConfig(meshes=str(root / "meshes"), out=str(data), voxel_res=voxel_res,
-                              image_size=image_size, views=views, workers=os.cpu_count() or 1, seed=seed,
+                              image_size=image_size, views=views, workers=available_cores(), seed=seed,
                               test_fraction=test_fraction,
                               viewpoints=VIEWPOINT_SETS["cars"]))  # every category: what the shipped encoders saw
     return str(data)

@@ -6,18 +6,16 @@ when the loss becomes non-finite at step D, the checkpoint of step D - 1 (and an
 dropped from the record: the weights can become non-finite or huge before the loss shows it. A
 checkpoint is resumable when it is in the record and all its variables are finite.
 """
-import contextlib
 import math
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfrecords_tools.errors import is_disk_full, no_space
+from tfrecords_tools.errors import space_for
 from tfrecords_tools.dataset.manifest import read_json_document, write_json_atomic
 from tfrecords_tools.dataset.validate import key_problem
 
@@ -101,18 +99,6 @@ def remove_temporaries(directory: str) -> list[Path]:
 def variable_bytes(variables: list) -> int:
     """The bytes of the values of some variables: about what a checkpoint or an export of them takes."""
     return sum(int(np.prod(v.shape)) * tf.as_dtype(v.dtype).size for v in variables)
-
-
-@contextlib.contextmanager
-def space_for(path: str | Path, needed: int | None = None) -> Iterator[None]:
-    """A full disk inside the block (an OSError or a TensorFlow error) becomes one line naming `path` and the space
-    the write needs."""
-    try:
-        yield
-    except Exception as error:  # noqa: BLE001  only a full disk is turned into one line; the rest is re-raised
-        if not is_disk_full(error):
-            raise
-        raise no_space(path, needed) from None
 
 
 def save_checkpoint(manager: tf.train.CheckpointManager, step: int, needed: int) -> None:
