@@ -1,10 +1,11 @@
 """User-facing errors, the CLI wrapper that turns them into one line and exit status 2 (a full disk too, and
-Ctrl-C into 130 at any moment), and quiet TensorFlow."""
+Ctrl-C into 130 at any moment, and a closed stdout pipe into a quiet exit 1), and quiet TensorFlow."""
 import argparse
 import contextlib
 import errno
 import multiprocessing
 import os
+import select
 import shutil
 import signal
 import sys
@@ -72,20 +73,36 @@ def space_for(path: str | Path, needed: int | None = None) -> Iterator[None]:
 
 
 def run_cli(main: Callable[[], None]) -> None:
-    """Run a CLI entry point; a UserError or a full disk prints `error: ...` on stderr and exits 2, Ctrl-C exits 130."""
+    """Run a CLI entry point; a UserError or a full disk prints `error: ...` on stderr and exits 2, Ctrl-C exits 130,
+    a stdout pipe closed by its reader (`| head -1`) exits 1 quietly."""
     if signal.getsignal(signal.SIGINT) is exit_on_interrupt:
         signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on Ctrl-C raises KeyboardInterrupt
     try:
         main()
+        sys.stdout.flush()  # here, not at exit: a closed pipe then raises where it is caught below
     except UserError as error:
         fail(str(error))
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        if not stdout_closed():
+            raise  # another pipe (a worker's, a socket): a bug, not the reader of our output leaving
+        sys.exit(1)
     except Exception as error:  # noqa: BLE001  only a full disk is turned into one line; the rest is re-raised
         if not is_disk_full(error):
             raise
         fail(str(no_space(getattr(error, "filename", None) or "the output")))
+    finally:
+        if stdout_closed():  # the output still buffered goes nowhere instead of failing again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), STDOUT)
+
+
+def stdout_closed() -> bool:
+    """Whether standard output is a pipe (or socket) whose reader has gone: writing to it would fail."""
+    poll = select.poll()
+    poll.register(STDOUT, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
 
 
 def fail(message: str) -> None:
@@ -116,6 +133,7 @@ def interrupt_quietly_while_loading() -> None:
 
 
 STDERR = 2  # the file descriptor exit_on_interrupt writes to
+STDOUT = 1  # the file descriptor of our output (sys.stdout may be replaced, by pytest say)
 
 
 def verbose() -> bool:

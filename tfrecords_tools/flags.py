@@ -79,12 +79,17 @@ def folder_output(path: str, flag: str) -> Path:
     return out
 
 
-def picture_output(path: str, flag: str) -> Path:
-    """The path of a picture to write for `flag`: a file name PIL writes, its folder made if missing and writable;
-    a UserError otherwise (checked before any work)."""
+def pil_writes(suffix: str) -> bool:
+    """Whether PIL writes pictures to files ending in `suffix` (`.png`, `.JPG`, ...)."""
+    return Image.registered_extensions().get(suffix.lower()) in Image.SAVE
+
+
+def picture_output(path: str, flag: str, writes: Callable[[str], bool] = pil_writes) -> Path:
+    """The path of a picture to write for `flag`: a file name whose suffix the writer takes (`writes`, PIL's by
+    default), its folder made if missing and writable; a UserError otherwise (checked before any work)."""
     out = Path(path)
     if out.is_dir():
         raise UserError(f"{flag} {path} is a folder: name a picture file, e.g. {Path(path) / 'grid.png'}")
-    if Image.registered_extensions().get(out.suffix.lower()) not in Image.SAVE:
+    if not writes(out.suffix):
         raise UserError(f"{flag} {path}: name a picture file ending in .png or .jpg")
     return writable_parent(out, flag)

@@ -1,11 +1,12 @@
-"""`python -m xmodal.embed`: TensorBoard projector files (and optionally a t-SNE PNG) of test images and voxels."""
+"""`python -m xmodal.embed`: TensorBoard projector files (and optionally a t-SNE picture) of test images and
+voxels."""
 import argparse
 
 from tfrecords_tools.errors import add_verbose_flag, run_cli
 from tfrecords_tools.flags import folder_output, picture_output, positive_int
 from tfrecords_tools.dataset.validate import check_dataset
 from xmodal.serving.embedder import load_embedder
-from xmodal.evaluation.projector import gather, write_projector, write_tsne
+from xmodal.evaluation.projector import gather, tsne_writes, write_projector, write_tsne
 from xmodal.serving.versions import MODEL_HELP
 
 
@@ -18,12 +19,13 @@ def main() -> None:
                                                         "(made if missing)")
     parser.add_argument("--objects", type=positive_int, default=10, help="number of test objects (default 10)")
     parser.add_argument("--split", default="test", help="split to draw objects from (default test)")
-    parser.add_argument("--tsne", help="also write a t-SNE picture to this PNG (its folder is made if missing)")
+    parser.add_argument("--tsne", help="also write a t-SNE picture to this file, in the format of its suffix: .png, "
+                                       ".jpg, .pdf, .svg, ... (its folder is made if missing)")
     add_verbose_flag(parser)
     args = parser.parse_args()
     folder_output(args.logdir, "--logdir")
     if args.tsne:
-        picture_output(args.tsne, "--tsne")
+        picture_output(args.tsne, "--tsne", tsne_writes)
     embedder = load_embedder(args.model)
     check_dataset(args.data, embedder.voxel_res, embedder.image_size)
     gathered = gather(embedder, args.data, args.split, args.objects)

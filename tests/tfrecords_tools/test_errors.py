@@ -1,4 +1,5 @@
-"""Quiet TensorFlow (its C++ log level set before it loads, from --verbose), Ctrl-C at any moment, a full disk."""
+"""Quiet TensorFlow (its C++ log level set before it loads, from --verbose), Ctrl-C at any moment, a full disk, a
+closed stdout pipe."""
 import errno
 import os
 import re
@@ -85,3 +86,19 @@ def test_no_space_states_what_is_needed_and_what_is_free(tmp_path):
     free = shutil.disk_usage(tmp_path).free
     assert "needs about 3.4 MB" in message and size_text(free) in message
     assert [size_text(n) for n in (512, 1500, 2_500_000, 7e12)] == ["512 B", "1.5 kB", "2.5 MB", "7000.0 GB"]
+
+
+@pytest.mark.parametrize("unbuffered", ["", "1"])  # the closed pipe met at the final flush; by a print inside main
+def test_a_stdout_pipe_closed_by_its_reader_exits_1_quietly(tiny_data, unbuffered):
+    """`inspect DATA | head -0`: the reader is gone before the first line is written; no BrokenPipeError shown."""
+    reader, writer = os.pipe()
+    os.close(reader)  # closed before the command writes, so its first write meets a closed pipe (no race)
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "tfrecords_tools", "inspect", tiny_data],
+                                   stdout=writer, stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, "PYTHONUNBUFFERED": unbuffered})
+    finally:
+        os.close(writer)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1 and stderr == "", stderr[-2000:]
+

@@ -11,7 +11,8 @@
   `train` or `test` folder on the way (ModelNet's `CLASS/train/NAME.off`) fixes the split.
 
 Symlinked folders are followed (each real folder once). Files of other types (not materials,
-textures or metadata) and ShapeNet model folders without a model are listed as skipped inputs.
+textures or metadata) and ShapeNet model folders without a model are listed as skipped inputs
+(for shapenet, none from the synset folders that `--synsets` leaves out).
 
 `auto` (the default) detects the layout: r2n2 when both of its folders are there, shapenet when
 synset-id folders hold models, synth when `metadata.json` is there or every mesh is a
@@ -30,6 +31,7 @@ from tfrecords_tools.meshes.load import MESH_SUFFIXES
 
 FORMATS = ("synth", "shapenet", "r2n2", "folder")
 SHAPENET_MODELS = ("model.obj", "models/model_normalized.obj")  # v1 and v2, in SYNSET/MODEL_ID/
+SYNSET_ID = r"\d{8}"  # a ShapeNet synset folder's name (02958343: cars)
 SIDECAR_SUFFIXES = (".mtl", ".png", ".jpg", ".jpeg", ".tga", ".bmp", ".json", ".binvox")  # materials, textures,
 # metadata (ShapeNet's model_normalized.json, its voxels): read with the meshes or left alone, never skipped
 
@@ -69,11 +71,24 @@ def mesh_files(root: Path) -> list[Path]:
     return [p for p in tree_files(root) if p.suffix.lower() in MESH_SUFFIXES and p.is_file()]
 
 
-def unsupported_files(root: Path) -> list[dict]:
-    """The skipped entries of files under root that are neither meshes nor their sidecars (hidden files left out)."""
+def asked_for(synset: str, synsets: tuple[str, ...]) -> bool:
+    """Whether `--synsets` (none: every synset) takes this synset."""
+    return not synsets or synset in synsets
+
+
+def left_out(rel: Path, synsets: tuple[str, ...]) -> bool:
+    """Whether a path relative to a ShapeNet root lies in a synset folder (SYNSET/...) that `--synsets` leaves out."""
+    top = rel.parts[0]
+    return len(rel.parts) > 1 and re.fullmatch(SYNSET_ID, top) is not None and not asked_for(top, synsets)
+
+
+def unsupported_files(root: Path, synsets: tuple[str, ...] = ()) -> list[dict]:
+    """The skipped entries of files under root that are neither meshes nor their sidecars (hidden files left out, and
+    those in ShapeNet synset folders that `synsets` leaves out)."""
     return [{"path": str(p), "reason": f"unsupported file type {p.suffix.lower() or '(none)'}"}
             for p in tree_files(root)
-            if p.suffix.lower() not in (*MESH_SUFFIXES, *SIDECAR_SUFFIXES) and not p.name.startswith(".")]
+            if p.suffix.lower() not in (*MESH_SUFFIXES, *SIDECAR_SUFFIXES) and not p.name.startswith(".")
+            and not left_out(p.relative_to(root), synsets)]
 
 
 def synth_metadata(root: Path) -> dict:
@@ -111,7 +126,7 @@ def shapenet_sources(root: Path, synsets: tuple[str, ...]) -> list[Source]:
         for path in sorted(root.glob(f"*/*/{name}")):
             model = path.parent.parent if path.parent.name == "models" else path.parent
             synset = model.parent.name
-            if not synsets or synset in synsets:
+            if asked_for(synset, synsets):
                 sources.append(Source(f"{synset}/{model.name}", names.get(synset, synset), str(path)))
     return sources
 
@@ -125,7 +140,7 @@ def r2n2_sources(root: Path, synsets: tuple[str, ...]) -> list[Source]:
     for path in sorted((root / "ShapeNetVox32").glob("*/*/model.binvox")):
         synset, model = path.parent.parent.name, path.parent.name
         renderings = root / "ShapeNetRendering" / synset / model / "rendering"
-        if (not synsets or synset in synsets) and renderings.is_dir():
+        if asked_for(synset, synsets) and renderings.is_dir():
             sources.append(Source(f"{synset}/{model}", names.get(synset, synset), str(path), renderings=str(renderings)))
     return sources
 
@@ -156,7 +171,7 @@ def detect_format(meshes: str) -> str:
     if (root / "ShapeNetVox32").is_dir() and (root / "ShapeNetRendering").is_dir():
         return "r2n2"
     models = (p.relative_to(root) for name in SHAPENET_MODELS for p in root.glob(f"*/*/{name}"))
-    if any(re.fullmatch(r"\d{8}", rel.parts[0]) for rel in models):  # SYNSET/MODEL_ID/...
+    if any(re.fullmatch(SYNSET_ID, rel.parts[0]) for rel in models):  # SYNSET/MODEL_ID/...
         return "shapenet"
     if (root / "metadata.json").is_file():
         return "synth"
@@ -168,8 +183,7 @@ def shapenet_without_model(root: Path, synsets: tuple[str, ...]) -> list[dict]:
     """The skipped entries of ShapeNet model folders (SYNSET/MODEL_ID) holding neither v1's nor v2's model file."""
     return [{"path": str(model), "reason": f"no model: neither {' nor '.join(SHAPENET_MODELS)} in the model folder"}
             for model in sorted(root.glob("*/*"))
-            if model.is_dir() and re.fullmatch(r"\d{8}", model.parent.name)
-            and (not synsets or model.parent.name in synsets)
+            if model.is_dir() and re.fullmatch(SYNSET_ID, model.parent.name) and asked_for(model.parent.name, synsets)
             and not any((model / name).is_file() for name in SHAPENET_MODELS)]
 
 
@@ -178,8 +192,9 @@ def unusable_inputs(fmt: str, meshes: str, synsets: tuple[str, ...] = ()) -> lis
     root = Path(meshes)
     if fmt == "r2n2":
         return []
-    missing = shapenet_without_model(root, synsets) if fmt == "shapenet" else []
-    return missing + unsupported_files(root)
+    if fmt != "shapenet":
+        return unsupported_files(root)
+    return shapenet_without_model(root, synsets) + unsupported_files(root, synsets)
 
 
 def unique_ids(sources: list[Source]) -> None:

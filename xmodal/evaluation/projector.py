@@ -88,8 +88,23 @@ def write_projector(logdir: str, gathered: dict) -> Path:
     return root
 
 
+def figure_format(path: str | Path) -> str:
+    """The picture format matplotlib writes for a file name: its suffix, lower case, without the dot."""
+    return Path(path).suffix[1:].lower()
+
+
+def tsne_writes(suffix: str) -> bool:
+    """Whether write_tsne writes pictures to files ending in `suffix`: matplotlib's formats (.png, .jpg, .pdf, .svg,
+    ...) except LaTeX code (.pgf, it needs xelatex) and bare pixels (.raw, .rgba)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    fmt = figure_format(suffix)
+    return fmt not in ("pgf", "raw", "rgba") and fmt in FigureCanvasBase.get_supported_filetypes()
+
+
 def write_tsne(path: str, gathered: dict, seed: int = 0) -> None:
-    """t-SNE of the images and voxels: one colour per object, voxels as large stars (the report's Figure 5)."""
+    """t-SNE of the images and voxels: one colour per object, voxels as large stars (the report's Figure 5), in the
+    format of the file's suffix (see tsne_writes)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,5 +124,5 @@ def write_tsne(path: str, gathered: dict, seed: int = 0) -> None:
     axes.set_title("t-SNE of test images (dots) and their voxels (stars)")
     axes.legend(fontsize=6, loc="best")
     with atomic_file(path) as tmp:
-        figure.savefig(tmp, dpi=110, format="png")
+        figure.savefig(tmp, dpi=110, format=figure_format(path))
     plt.close(figure)

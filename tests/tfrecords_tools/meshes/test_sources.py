@@ -218,6 +218,18 @@ def test_files_of_other_types_and_shapenet_folders_without_a_model_are_skipped_i
     assert unusable_inputs("shapenet", str(tmp_path / "shapenet"), synsets=("03001627",)) == []
 
 
+def test_shapenet_skipped_inputs_keep_to_the_synsets_asked_for(tmp_path):
+    """Files of other types in a synset folder that --synsets leaves out are not the run's skipped inputs."""
+    root = tmp_path / "shapenet"
+    write_meshes(root, ["02958343/car/models/model_normalized.obj", "03001627/chair/model.obj"])
+    for name in ("02958343/car/models/notes.txt", "03001627/chair/readme.txt", "taxonomy.csv"):
+        (root / name).write_text("x")
+    skipped = {Path(entry["path"]).relative_to(root).as_posix() for entry in
+               unusable_inputs("shapenet", str(root), synsets=("02958343",))}
+    assert skipped == {"02958343/car/models/notes.txt", "taxonomy.csv"}  # not 03001627's file
+    assert len(unusable_inputs("shapenet", str(root))) == 3  # every synset without --synsets
+
+
 R2N2_CATEGORIES = {"02691156": "airplane", "02828884": "bench", "02933112": "cabinet", "02958343": "car",
                    "03001627": "chair", "03211117": "display", "03636649": "lamp", "03691459": "loudspeaker",
                    "04090263": "rifle", "04256520": "sofa", "04379243": "table", "04401088": "telephone",

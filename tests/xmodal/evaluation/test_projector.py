@@ -1,7 +1,9 @@
-"""Projector files: one metadata row per point whatever the ids hold, in a run of their own."""
+"""Projector files: one metadata row per point whatever the ids hold, in a run of their own; the t-SNE picture in the
+format of its file name."""
 import numpy as np
+import pytest
 
-from xmodal.evaluation.projector import HEADER, RUN, THUMBNAIL, write_projector
+from xmodal.evaluation.projector import HEADER, RUN, THUMBNAIL, write_projector, write_tsne
 
 
 def gathered(object_ids: list[str]) -> dict:
@@ -29,3 +31,11 @@ def test_only_the_projector_run_holds_a_projector_config_or_checkpoint(tmp_path)
     assert any(p.name.startswith("events.out.tfevents") for p in run.iterdir())  # an event file makes it a run
     others = [p for p in tmp_path.rglob("*") if p.is_file() and p.parent != run]
     assert others == []  # nothing in logdir itself: TensorBoard would hand its checkpoint to every other run
+
+
+@pytest.mark.parametrize("name, magic", [("tsne.jpg", b"\xff\xd8"), ("tsne.JPEG", b"\xff\xd8"),
+                                         ("tsne.png", b"\x89PNG"), ("tsne.pdf", b"%PDF")])
+def test_the_tsne_picture_has_the_format_of_its_suffix(tmp_path, name, magic):
+    write_tsne(str(tmp_path / name), gathered(["a", "b", "c"]))
+    assert (tmp_path / name).read_bytes().startswith(magic)
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left
