@@ -128,6 +128,9 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
                         help=f"augmentation: largest Gaussian noise in grey levels (default {defaults.noise})")
     parser.add_argument("--jpeg", type=unit_interval, default=defaults.jpeg,
                         help=f"augmentation: share of renders re-encoded as JPEG, quality 30-95 (default {defaults.jpeg})")
+    parser.add_argument("--clean", type=unit_interval, default=defaults.clean,
+                        help="augmentation: share of renders left as converted by --shift ... --jpeg, mirroring "
+                             f"aside (default {defaults.clean})")
     parser.add_argument("--perturbed-validation", action=argparse.BooleanOptionalAction,
                         default=defaults.perturbed_validation,
                         help="choose the exported weights on clean and perturbed validation renders alike "
@@ -184,8 +187,8 @@ def validate(cfg: FitConfig) -> None:
     if not 0.0 < cfg.crop <= 1.0 or not 0.0 <= cfg.color_jitter < 1.0 or not 0.0 <= cfg.dropout < 1.0:
         raise UserError("--crop must be in (0, 1], --color-jitter and --dropout in [0, 1)")
     if not (0.0 <= cfg.shift < 1.0 and 0.0 <= cfg.zoom < 1.0 and 0.0 <= cfg.background <= 1.0
-            and 0.0 <= cfg.jpeg <= 1.0 and min(cfg.rotate, cfg.blur, cfg.noise) >= 0.0):
-        raise UserError("--shift and --zoom must be in [0, 1), --background and --jpeg in [0, 1], "
+            and 0.0 <= cfg.jpeg <= 1.0 and 0.0 <= cfg.clean <= 1.0 and min(cfg.rotate, cfg.blur, cfg.noise) >= 0.0):
+        raise UserError("--shift and --zoom must be in [0, 1), --background, --jpeg and --clean in [0, 1], "
                         "--rotate, --blur and --noise at least 0")
 
 

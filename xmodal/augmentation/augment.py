@@ -14,10 +14,10 @@ reader only: evaluation, validation and the exported encoders never see it.
 - backgrounds: per image with probability `background`, the render's background replaced through its
   coverage mask (dataset format 3) by a procedural texture or, with a folder of photographs, half
   the time by a crop of one (`xmodal.augmentation.backgrounds`);
-- colour: per image, brightness, contrast and saturation scaled by factors in [1 - c, 1 + c] and
-  the hue turned by up to c * 180 degrees about the grey axis;
 - blur, noise, JPEG: per image, half the time a Gaussian blur of up to `blur` pixels; Gaussian noise
   of up to `noise` grey levels; with probability `jpeg`, JPEG re-encoding at a quality in [30, 95];
+- clean: per image with probability `clean`, none of the above: the render as converted (mirroring aside),
+  so the encoders keep seeing exact renders among the perturbed ones;
 - mirror: per object, with probability 1/2, the voxel grid is reflected across the object's
   left-right plane (z = 0 in docs/format.md) and every view of it is flipped horizontally: a
   mirrored object seen from the mirrored camera, so the pair stays consistent.
@@ -50,6 +50,7 @@ class Augmentation:
     blur: float = 0.0  # largest Gaussian blur, pixels (applied half the time)
     noise: float = 0.0  # largest noise, grey levels
     jpeg: float = 0.0  # probability of JPEG re-encoding
+    clean: float = 0.0  # probability that a render skips all but mirroring
     photos: np.ndarray | None = dataclasses.field(default=None, compare=False, repr=False)  # (P, H, H, 3) uint8
 
     @property
@@ -155,6 +156,7 @@ def augment_images(images: tf.Tensor, seed: tf.Tensor, flip: tf.Tensor, aug: Aug
     """uint8 images (N, S, S, 3), or RGBA (N, S, S, 4) with the coverage as alpha, cropped, moved, put on new
     backgrounds, colour-jittered, degraded and flipped where `flip` (N,) holds: uint8 RGB (N, S, S, 3)."""
     x = tf.cast(images, tf.float32)
+    plain = tf.where(flip[:, None, None, None], tf.reverse(x[..., :3], [2]), x[..., :3])  # (N, S, S, 3)
     if aug.crop < 1.0:
         boxes = crop_boxes(seed, tf.shape(images)[0], aug.crop, flip)  # (N, 4)
         x = tf.image.crop_and_resize(x, boxes, tf.range(tf.shape(images)[0]), tf.shape(images)[1:3])
@@ -168,6 +170,9 @@ def augment_images(images: tf.Tensor, seed: tf.Tensor, flip: tf.Tensor, aug: Aug
     if aug.color > 0.0:
         x = jitter_colors(x, seed, aug.color)
     x = degraded(x, seed, aug)
+    if aug.clean > 0.0:
+        kept = tf.random.stateless_uniform([tf.shape(x)[0], 1, 1, 1], sub_seed(seed, 22)) < aug.clean
+        x = tf.where(kept, plain, x)
     return tf.ensure_shape(distortions.to_uint8(x), images.shape[:-1] + (3,))
 
 

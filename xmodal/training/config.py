@@ -52,6 +52,7 @@ class FitConfig:
     blur: float = 1.0  # augmentation: largest Gaussian blur, pixels (half the renders)
     noise: float = 4.0  # augmentation: largest Gaussian noise, grey levels
     jpeg: float = 0.5  # augmentation: share of renders re-encoded as JPEG (quality 30-95)
+    clean: float = 0.0  # augmentation: share of renders left as converted by all of the above (mirroring aside)
     perturbed_validation: bool = True  # the best checkpoint is chosen on clean and perturbed validation renders
     mirror_average: bool = True  # validation, evaluation and the export embed each input averaged with its mirror
     same_category: bool = False  # P x K batches of one category each (harder negatives)
@@ -78,7 +79,7 @@ class FitConfig:
     def augmentation(self) -> Augmentation:
         """The augmentation of the training stream."""
         return Augmentation(self.crop, self.color_jitter, self.mirror, self.shift, self.zoom, self.rotate,
-                            self.background, self.blur, self.noise, self.jpeg)
+                            self.background, self.blur, self.noise, self.jpeg, self.clean)
 
     @property
     def normalized(self) -> bool:

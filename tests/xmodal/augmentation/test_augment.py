@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -113,3 +115,17 @@ def test_moves_carry_the_coverage_with_the_object():
     assert object_pixels.sum(axis=(1, 2)).min() > 50
     centres = [np.argwhere(m).mean(0) for m in object_pixels]
     assert np.ptp(np.array(centres), axis=0).max() > 2.0  # moved, each image its own way
+
+
+def test_the_clean_share_leaves_renders_exactly_as_converted_but_mirrored():
+    images, alpha = render_like(64)
+    flip = tf.constant([True, False] * 32)
+    aug = Augmentation(color=0.3, shift=0.1, zoom=0.1, rotate=5.0, background=1.0, blur=1.0, noise=3.0, jpeg=1.0,
+                       clean=0.5)
+    out = augment_images(tf.concat([images, alpha], -1), tf.constant([3, 1], tf.int64), flip, aug).numpy()
+    plain = np.where(flip.numpy()[:, None, None, None], images.numpy()[:, :, ::-1], images.numpy())
+    kept = np.array([np.array_equal(o, p) for o, p in zip(out, plain)])
+    assert 0.3 < kept.mean() < 0.7  # the others are all perturbed
+    everything = dataclasses.replace(aug, clean=1.0)
+    out = augment_images(tf.concat([images, alpha], -1), tf.constant([3, 1], tf.int64), flip, everything).numpy()
+    np.testing.assert_array_equal(out, plain)
