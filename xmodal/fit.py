@@ -52,7 +52,7 @@ from xmodal.training.losses import LOSSES
 from xmodal.evaluation.metrics import spread, table
 from xmodal.training.models import PRESETS, XModal, build_encoders, preset
 from xmodal.training.optimizers import adam_w, learning_rate
-from xmodal.training.pretrained import init_source
+from xmodal.training.pretrained import FINE_TUNING_RATE, SCRATCH_RATE, init_source, peak_rate
 from xmodal.evaluation.projector import gather, write_projector
 from xmodal.training.validation import (Validation, criterion, embedder, few_objects_note, read_history, restore_best,
                                validation_ids, validation_objects)
@@ -92,7 +92,9 @@ def parse_config(argv: list[str] | None = None) -> FitConfig:
     parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                         help="L2-normalise the embeddings (default: only with --loss info_nce)")
     parser.add_argument("--learning-rate", type=positive_float, default=defaults.learning_rate,
-                        help="Adam's learning rate (the peak after warm-up)")
+                        help=f"Adam's learning rate (the peak after warm-up; default {FINE_TUNING_RATE:g} from "
+                             f"pretrained or given encoders, {SCRATCH_RATE:g} from scratch: --init none or a preset "
+                             "without shipped encoders)")
     parser.add_argument("--warmup-steps", type=non_negative_int, default=defaults.warmup_steps,
                         help=f"linear learning-rate warm-up (default {defaults.warmup_steps})")
     parser.add_argument("--decay-steps", type=non_negative_int, default=defaults.decay_steps,
@@ -268,7 +270,7 @@ def compiled_model(cfg: FitConfig) -> XModal:
     voxels, images = build_encoders(cfg.preset, cfg.voxel_channels, cfg.normalized, cfg.dropout)
     learned = cfg.learn_temperature and cfg.loss == "info_nce"  # the only loss with a temperature
     model = XModal(voxels, images, cfg.loss, cfg.margin, cfg.temperature, learned)
-    rate = learning_rate(cfg.learning_rate, cfg.warmup_steps, cfg.decay_steps)
+    rate = learning_rate(peak_rate(cfg), cfg.warmup_steps, cfg.decay_steps)
     model.compile(optimizer=adam_w(rate, cfg.weight_decay), jit_compile=cfg.jit)
     model.optimizer.build(model.trainable_variables)
     return model
@@ -446,7 +448,8 @@ def train_steps(cfg: FitConfig, model: XModal, strategy: tf.distribute.Strategy,
     if start >= cfg.steps:
         return {}
     print(f"training {cfg.preset} with {cfg.loss} on {cfg.batch_kind} batches of {data}: steps {start}..{cfg.steps}, "
-          f"{strategy.num_replicas_in_sync} replica(s), precision {cfg.precision}, jit {cfg.jit}")
+          f"{strategy.num_replicas_in_sync} replica(s), learning rate {peak_rate(cfg):g}, precision {cfg.precision}, "
+          f"jit {cfg.jit}")
     with reading(data):  # a corrupted record in a training or test batch: one line naming the shard
         if cfg.strategy == "multi_worker":
             return custom_fit(model, strategy, train, cfg.steps - start, callbacks, sys.stdout.isatty())

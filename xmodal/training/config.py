@@ -33,7 +33,7 @@ class FitConfig:
     margin: float = 1.0
     temperature: float = 0.1  # of info_nce
     normalize: bool | None = None  # L2-normalised embeddings; None: only for info_nce (which compares cosines)
-    learning_rate: float = 1e-3  # Adam's default; the peak after warm-up
+    learning_rate: float = 0.0  # the peak after warm-up; 0: by the start (pretrained.peak_rate)
     warmup_steps: int = 0  # linear warm-up from 0 to the learning rate
     decay_steps: int = 0  # then cosine decay to DECAY_FLOOR x the rate over these steps (0: constant); not tied
     # to --steps, so a longer run repeats a shorter one step for step
@@ -52,7 +52,7 @@ class FitConfig:
     blur: float = 1.0  # augmentation: largest Gaussian blur, pixels (half the renders)
     noise: float = 4.0  # augmentation: largest Gaussian noise, grey levels
     jpeg: float = 0.5  # augmentation: share of renders re-encoded as JPEG (quality 30-95)
-    clean: float = 0.0  # augmentation: share of renders left as converted by all of the above (mirroring aside)
+    clean: float = 0.5  # augmentation: share of renders left as converted by all of the above (mirroring aside)
     perturbed_validation: bool = True  # the best checkpoint is chosen on clean and perturbed validation renders
     mirror_average: bool = True  # validation, evaluation and the export embed each input averaged with its mirror
     same_category: bool = False  # P x K batches of one category each (harder negatives)

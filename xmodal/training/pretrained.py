@@ -24,9 +24,12 @@ from xmodal.training.warm_start import ENCODERS, holds_encoders
 WEIGHTS = Path(__file__).parents[1] / "weights"  # <preset>/{voxel,image}_encoder.keras and pretrained.json
 ABOUT = "pretrained.json"
 PRETRAINED, PRETRAINED_ALL, NONE = "pretrained", "pretrained-all", "none"
+FINE_TUNING_RATE = 3e-4  # fit's default learning rate from shipped or given encoders (docs/results.md)
+SCRATCH_RATE = 1e-3  # fit's default learning rate from scratch: Adam's default
 
-ROBUST = {name: getattr(FitConfig, name) for name in ("shift", "zoom", "rotate", "background", "blur", "noise",
-                                                     "jpeg")}  # the robust run's augmentation: fit's defaults
+ROBUST = {**{name: getattr(FitConfig, name) for name in ("shift", "zoom", "rotate", "background", "blur", "noise",
+                                                        "jpeg")},
+          "clean": 0.0}  # the robust run's augmentation: fit's defaults, every render augmented (as shipped)
 PLAIN = dict.fromkeys(ROBUST, 0.0)  # the earlier runs': none of it
 
 
@@ -146,6 +149,16 @@ def init_source(init: str, preset_name: str, categories: Callable[[], set[str]])
               f"further on {about['objects'] * about['recipe']['rounds']} built-in objects of that category alone; "
               "--init pretrained-all starts from those of every category, --init none from scratch)")
     return str(folder)
+
+
+def peak_rate(cfg: FitConfig) -> float:
+    """The learning rate after warm-up: --learning-rate, or by default FINE_TUNING_RATE when the run starts from
+    encoders (shipped or given) and SCRATCH_RATE when it starts from scratch."""
+    if cfg.learning_rate:
+        return cfg.learning_rate
+    if cfg.init in ("", NONE) or cfg.init in (PRETRAINED, PRETRAINED_ALL) and shipped(cfg.preset) is None:
+        return SCRATCH_RATE
+    return FINE_TUNING_RATE
 
 
 def publish(export: Path, out: Path, recipe: Recipe, preset_name: str, exported: dict, test: dict) -> Path:

@@ -16,7 +16,8 @@ from tfrecords_tools.synth.dataset import CATEGORIES
 from xmodal.training.config import FitConfig
 from xmodal.fit import compiled_model, mirrored_strategy, starting_model, stored_model
 from xmodal.augmentation.perturb import Perturbation, perturbed
-from xmodal.training.pretrained import ABOUT, RECIPES, ROBUST, WEIGHTS, Recipe, init_source, publish, shipped
+from xmodal.training.pretrained import (ABOUT, FINE_TUNING_RATE, RECIPES, ROBUST, SCRATCH_RATE, WEIGHTS, Recipe, init_source,
+                                        peak_rate, publish, shipped)
 from xmodal.training.warm_start import ENCODERS, warm_start
 
 
@@ -150,3 +151,14 @@ def test_the_default_car_encoders_move_little_when_a_render_shifts_by_2_px(tiny_
     plain, moved = encoder(images).numpy(), encoder(shifted).numpy()
     between = np.linalg.norm(plain[:, None] - plain[None], axis=2)[~np.eye(len(plain), dtype=bool)].mean()
     assert np.linalg.norm(plain - moved, axis=1).mean() < SHIFT_BOUND * between
+
+
+def test_the_default_learning_rate_is_lower_from_encoders_than_from_scratch(tmp_path):
+    assert FINE_TUNING_RATE < SCRATCH_RATE
+    assert peak_rate(FitConfig()) == FINE_TUNING_RATE  # small-hd: its shipped encoders
+    assert peak_rate(FitConfig(init=str(tmp_path / "run"))) == FINE_TUNING_RATE  # encoders given
+    assert peak_rate(FitConfig(init="none")) == SCRATCH_RATE
+    assert shipped("2-conv-1-fc") is None and peak_rate(FitConfig(preset="2-conv-1-fc")) == SCRATCH_RATE
+    assert peak_rate(FitConfig(init="none", learning_rate=5e-4)) == 5e-4  # --learning-rate wins
+    model = compiled_model(FitConfig())
+    assert np.isclose(float(model.optimizer.learning_rate.numpy()), FINE_TUNING_RATE)
