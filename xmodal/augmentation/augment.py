@@ -154,14 +154,15 @@ def degraded(images: tf.Tensor, seed: tf.Tensor, aug: Augmentation) -> tf.Tensor
 
 def augment_images(images: tf.Tensor, seed: tf.Tensor, flip: tf.Tensor, aug: Augmentation) -> tf.Tensor:
     """uint8 images (N, S, S, 3), or RGBA (N, S, S, 4) with the coverage as alpha, cropped, moved, put on new
-    backgrounds, colour-jittered, degraded and flipped where `flip` (N,) holds: uint8 RGB (N, S, S, 3)."""
+    backgrounds, colour-jittered, degraded (a share `clean` of them none of that) and flipped where `flip` (N,)
+    holds: uint8 RGB (N, S, S, 3)."""
     x = tf.cast(images, tf.float32)
-    plain = tf.where(flip[:, None, None, None], tf.reverse(x[..., :3], [2]), x[..., :3])  # (N, S, S, 3)
-    if aug.crop < 1.0:
+    flipped = tf.where(flip[:, None, None, None], tf.reverse(x, [2]), x)  # (N, S, S, C)
+    if aug.crop < 1.0:  # the crop boxes flip where `flip` holds
         boxes = crop_boxes(seed, tf.shape(images)[0], aug.crop, flip)  # (N, 4)
         x = tf.image.crop_and_resize(x, boxes, tf.range(tf.shape(images)[0]), tf.shape(images)[1:3])
     else:
-        x = tf.where(flip[:, None, None, None], tf.reverse(x, [2]), x)
+        x = flipped
     if aug.moves:
         x = moved(x, seed, aug)
     x, alpha = x[..., :3], x[..., 3:]
@@ -172,7 +173,7 @@ def augment_images(images: tf.Tensor, seed: tf.Tensor, flip: tf.Tensor, aug: Aug
     x = degraded(x, seed, aug)
     if aug.clean > 0.0:
         kept = tf.random.stateless_uniform([tf.shape(x)[0], 1, 1, 1], sub_seed(seed, 22)) < aug.clean
-        x = tf.where(kept, plain, x)
+        x = tf.where(kept, flipped[..., :3], x)
     return tf.ensure_shape(distortions.to_uint8(x), images.shape[:-1] + (3,))
 
 
