@@ -98,7 +98,7 @@ def tsne_writes(suffix: str) -> bool:
     ...) except LaTeX code (.pgf, it needs xelatex) and bare pixels (.raw, .rgba)."""
     from matplotlib.backend_bases import FigureCanvasBase
 
-    fmt = figure_format(suffix)
+    fmt = suffix.lower().removeprefix(".")
     return fmt not in ("pgf", "raw", "rgba") and fmt in FigureCanvasBase.get_supported_filetypes()
 
 

@@ -3,7 +3,7 @@ format of its file name."""
 import numpy as np
 import pytest
 
-from xmodal.evaluation.projector import HEADER, RUN, THUMBNAIL, write_projector, write_tsne
+from xmodal.evaluation.projector import HEADER, RUN, THUMBNAIL, tsne_writes, write_projector, write_tsne
 
 
 def gathered(object_ids: list[str]) -> dict:
@@ -39,3 +39,8 @@ def test_the_tsne_picture_has_the_format_of_its_suffix(tmp_path, name, magic):
     write_tsne(str(tmp_path / name), gathered(["a", "b", "c"]))
     assert (tmp_path / name).read_bytes().startswith(magic)
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left
+
+
+def test_tsne_writes_the_suffixes_matplotlib_writes_and_no_others():
+    assert all(tsne_writes(suffix) for suffix in (".png", ".jpg", ".JPEG", ".pdf", ".svg"))
+    assert not any(tsne_writes(suffix) for suffix in (".bmp", ".pgf", ".raw", ".txt", ""))
