@@ -88,9 +88,9 @@ def write_projector(logdir: str, gathered: dict) -> Path:
     return root
 
 
-def figure_format(path: str | Path) -> str:
-    """The picture format matplotlib writes for a file name: its suffix, lower case, without the dot."""
-    return Path(path).suffix[1:].lower()
+def figure_format(suffix: str) -> str:
+    """The picture format matplotlib writes for a file suffix: lower case, without the dot ('.PNG' -> 'png')."""
+    return suffix.lower().removeprefix(".")
 
 
 def tsne_writes(suffix: str) -> bool:
@@ -98,7 +98,7 @@ def tsne_writes(suffix: str) -> bool:
     ...) except LaTeX code (.pgf, it needs xelatex) and bare pixels (.raw, .rgba)."""
     from matplotlib.backend_bases import FigureCanvasBase
 
-    fmt = suffix.lower().removeprefix(".")
+    fmt = figure_format(suffix)
     return fmt not in ("pgf", "raw", "rgba") and fmt in FigureCanvasBase.get_supported_filetypes()
 
 
@@ -124,5 +124,5 @@ def write_tsne(path: str, gathered: dict, seed: int = 0) -> None:
     axes.set_title("t-SNE of test images (dots) and their voxels (stars)")
     axes.legend(fontsize=6, loc="best")
     with atomic_file(path) as tmp:
-        figure.savefig(tmp, dpi=110, format=figure_format(path))
+        figure.savefig(tmp, dpi=110, format=figure_format(Path(path).suffix))
     plt.close(figure)
